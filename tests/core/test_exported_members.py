@@ -1,0 +1,45 @@
+"""The public API is exactly what __all__ says, and the core imports no web framework."""
+
+from __future__ import annotations
+
+import __future__
+import subprocess
+import sys
+import types
+
+import tokenguard
+
+
+def test_all_matches_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(tokenguard).items()
+        if not name.startswith("_")
+        and not isinstance(value, (types.ModuleType, __future__._Feature))
+    }
+    assert set(tokenguard.__all__) - {"__version__"} == public
+    for name in tokenguard.__all__:
+        assert hasattr(tokenguard, name), name
+
+
+def test_core_modules_import_no_framework() -> None:
+    core = [
+        "tokenguard",
+        "tokenguard.errors",
+        "tokenguard.keys",
+        "tokenguard.jwks",
+        "tokenguard.introspection",
+        "tokenguard.validator",
+        "tokenguard.principal",
+        "tokenguard.protocols",
+    ]
+    frameworks = ["starlette", "fastapi", "flask", "werkzeug", "django", "litestar", "falcon"]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in core)
+        + f"print(','.join(f for f in {frameworks!r} if f in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
