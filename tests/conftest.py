@@ -115,3 +115,6 @@ def keyset() -> KeySet:
 @pytest.fixture
 def validator(keyset: KeySet, clock: FrozenClock) -> TokenValidator:
     return TokenValidator(keyset, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+
+
+pytest_plugins = ["tests.redisserver"]

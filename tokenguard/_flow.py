@@ -18,17 +18,19 @@ __all__ = ["Call", "Flow", "run_async", "run_sync"]
 class Call(Generic[T]):
     """One I/O step: the same operation as a sync and as an async callable."""
 
-    __slots__ = ("args", "async_fn", "sync_fn")
+    __slots__ = ("args", "async_fn", "kwargs", "sync_fn")
 
     def __init__(
         self,
         sync_fn: Callable[..., T],
         async_fn: Callable[..., Awaitable[T]],
         *args: Any,
+        **kwargs: Any,
     ) -> None:
         self.sync_fn = sync_fn
         self.async_fn = async_fn
         self.args = args
+        self.kwargs = kwargs
 
 
 Flow = Generator[Call[Any], Any, T]
@@ -40,7 +42,7 @@ def run_sync(flow: Flow[T]) -> T:
         call = next(flow)
         while True:
             try:
-                result = call.sync_fn(*call.args)
+                result = call.sync_fn(*call.args, **call.kwargs)
             except Exception as exc:
                 call = flow.throw(exc)
             else:
@@ -58,7 +60,7 @@ async def run_async(flow: Flow[T]) -> T:
         call = next(flow)
         while True:
             try:
-                result = await call.async_fn(*call.args)
+                result = await call.async_fn(*call.args, **call.kwargs)
             except Exception as exc:
                 call = flow.throw(exc)
             else:
