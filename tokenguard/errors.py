@@ -6,6 +6,7 @@
     ├── ConfigError (also ValueError)      the developer: bad keys, options, documents
     └── TokenError                         carries .error, .status, .description
         ├── InvalidRequestError            400 invalid_request: malformed header, two tokens
+        │   └── CSRFError                  403: cookie credentials without CSRF proof
         ├── MissingTokenError              401, no error code (RFC 6750 section 3.1)
         ├── InvalidTokenError              401 invalid_token
         │   ├── MalformedTokenError        not a well-formed JWT / opaque token
@@ -16,12 +17,14 @@
         │   ├── ExpiredTokenError          exp (or max age) passed; all else was valid
         │   ├── ImmatureTokenError         nbf / iat in the future
         │   ├── RevokedTokenError
+        │   ├── FreshTokenRequiredError    the route needs a token from a recent login
         │   └── InactiveTokenError         introspection said active: false / unknown opaque
         ├── InsufficientScopeError         403 insufficient_scope
         └── BackendUnavailableError        503: the client did nothing wrong
             ├── StoreUnavailableError
             ├── KeySourceUnavailableError  no JWKS could be fetched and none is cached
-            └── IntrospectionUnavailableError
+            ├── IntrospectionUnavailableError
+            └── TokenSourceUnavailableError  the refresh endpoint failed
 
 `ExpiredToken` and `StoreUnavailable` are the names the core contract uses; they are the
 same classes as `ExpiredTokenError` and `StoreUnavailableError`.
@@ -34,10 +37,12 @@ from __future__ import annotations
 
 __all__ = [
     "BackendUnavailableError",
+    "CSRFError",
     "ConfigError",
     "DisallowedAlgorithmError",
     "ExpiredToken",
     "ExpiredTokenError",
+    "FreshTokenRequiredError",
     "ImmatureTokenError",
     "InactiveTokenError",
     "InsufficientScopeError",
@@ -53,6 +58,7 @@ __all__ = [
     "StoreUnavailable",
     "StoreUnavailableError",
     "TokenError",
+    "TokenSourceUnavailableError",
     "TokenguardError",
     "UnknownKeyError",
 ]
@@ -93,6 +99,13 @@ class InvalidRequestError(TokenError):
     error = "invalid_request"
     status = 400
     default_description = "The request is malformed."
+
+
+class CSRFError(InvalidRequestError):
+    """A request authenticated by cookies changes state without CSRF proof (403)."""
+
+    status = 403
+    default_description = "The CSRF check failed."
 
 
 class MissingTokenError(TokenError):
@@ -159,6 +172,12 @@ class RevokedTokenError(InvalidTokenError):
     default_description = "The access token has been revoked."
 
 
+class FreshTokenRequiredError(InvalidTokenError):
+    """The route needs a token minted at a recent login, not by a refresh."""
+
+    default_description = "This action needs a fresh login."
+
+
 class InactiveTokenError(InvalidTokenError):
     """An opaque token is unknown, expired or inactive (RFC 7662 ``active: false``)."""
 
@@ -193,6 +212,12 @@ class StoreUnavailableError(BackendUnavailableError):
     """The token store could not be reached or answered within its timeout."""
 
     default_description = "The token store is temporarily unavailable."
+
+
+class TokenSourceUnavailableError(BackendUnavailableError):
+    """The token source (refresh endpoint) failed; the session is kept for a retry."""
+
+    default_description = "Token refresh is temporarily unavailable."
 
 
 class KeySourceUnavailableError(BackendUnavailableError):

@@ -1,8 +1,8 @@
 """The public API is exactly what __all__ says, and the core imports no web framework."""
 
 from __future__ import annotations
-
 import __future__
+
 import subprocess
 import sys
 import types

@@ -1,0 +1,117 @@
+"""WSGI middleware: authenticate every request before the app sees it.
+
+The response is edited only by wrapping ``start_response`` (Set-Cookie after a silent
+refresh); ``exc_info`` is passed through and the app's iterable is returned as it is, so
+its ``close()`` is kept. Guards raising a `TokenError` inside the app are answered here
+with 401/403.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+
+from ._flow import run_sync
+from .authenticator import Authenticator
+from .context import WSGI_ENVIRON_KEY, RequestAuth, bind
+from .errors import TokenError
+from .extract import RequestView
+from .responses import ErrorResponse
+from .types import ExcInfo, StartResponse, WSGIApp, WSGIEnviron
+
+__all__ = ["TokenGuardMiddleware", "request_view"]
+
+_SPECIAL_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+def request_view(environ: WSGIEnviron) -> RequestView:
+    """The `RequestView` of a WSGI environ."""
+    headers: dict[str, list[str]] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = [value]
+        elif key in _SPECIAL_HEADERS:
+            headers[_SPECIAL_HEADERS[key]] = [value]
+    return RequestView(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=environ.get("PATH_INFO", "/") or "/",
+        headers=headers,
+        query_string=environ.get("QUERY_STRING", ""),
+        scheme=environ.get("wsgi.url_scheme", "http"),
+    )
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
+def _respond(
+    start_response: StartResponse, response: ErrorResponse, exc_info: ExcInfo | None = None
+) -> list[bytes]:
+    headers = [*response.headers, ("content-length", str(len(response.body)))]
+    start_response(_status_line(response.status), headers, exc_info)
+    return [response.body]
+
+
+class TokenGuardMiddleware:
+    """Authenticate requests before the WSGI app sees them.
+
+    Args:
+        app: the WSGI app to protect.
+        authenticator: the shared configuration (validator, token source, cookies ...).
+
+    Example::
+
+        app.wsgi_app = TokenGuardMiddleware(app.wsgi_app, Authenticator(validator))
+    """
+
+    def __init__(self, app: WSGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        request = request_view(environ)
+        outcome = run_sync(self.authenticator.flow(request))
+        if isinstance(outcome, ErrorResponse):
+            return _respond(start_response, outcome)
+        auth = RequestAuth(outcome, self.authenticator.user_loader)
+        environ[WSGI_ENVIRON_KEY] = auth
+        extra = list(outcome.response_headers)
+        started = False
+        replaced = False
+
+        def start_with_headers(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            nonlocal started, replaced
+            if auth.guard_error is not None and status.startswith("5"):
+                # The framework turned a guard's TokenError into its own 500 page:
+                # hold it back and answer with the guard's 401/403 below.
+                replaced = True
+                return _discard
+            started = True
+            return start_response(status, [*headers, *extra] if extra else headers, exc_info)
+
+        with bind(auth):
+            try:
+                body = self.app(environ, start_with_headers)
+            except TokenError as error:
+                response = self.authenticator.error_response(error, request, extra)
+                # PEP 3333: start_response may be called again only with exc_info.
+                info = sys.exc_info() if started else None
+                return _respond(start_response, response, info)  # type: ignore[arg-type]
+        if replaced and auth.guard_error is not None:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            response = self.authenticator.error_response(auth.guard_error, request, extra)
+            return _respond(start_response, response)
+        return body
+
+
+def _discard(data: bytes) -> None:
+    """The ``write`` callable handed out for a response that is being replaced."""
