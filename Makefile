@@ -18,9 +18,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check tokenguard tests bench
-	$(BIN)/ruff format --check tokenguard tests bench
-	$(BIN)/mypy tokenguard
+	$(BIN)/ruff check tokenguard integrations tests bench
+	$(BIN)/ruff format --check tokenguard integrations tests bench
+	$(BIN)/mypy tokenguard integrations
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
