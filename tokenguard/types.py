@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from types import TracebackType
-from typing import Any, Protocol, TypeAlias
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-__all__ = [
-    "ASGIApp",
-    "Message",
-    "Receive",
-    "Scope",
-    "Send",
-    "StartResponse",
-    "WSGIApp",
-    "WSGIEnviron",
-]
+__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send"]
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
@@ -23,20 +13,11 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-WSGIEnviron: TypeAlias = dict[str, Any]
-ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
+if TYPE_CHECKING:
+    # typeshed's own WSGI types, so apps typed against them (Flask, Django) fit.
+    from _typeshed import OptExcInfo as OptExcInfo
+    from _typeshed.wsgi import StartResponse as StartResponse
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
-
-class StartResponse(Protocol):
-    """The WSGI ``start_response`` callable (PEP 3333)."""
-
-    def __call__(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: ExcInfo | None = ...,
-        /,
-    ) -> Callable[[bytes], object]: ...
-
-
-WSGIApp: TypeAlias = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+    WSGIApp: TypeAlias = WSGIApplication
+    WSGIEnviron: TypeAlias = WSGIEnvironment

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from ._flow import run_sync
 from .authenticator import Authenticator
@@ -18,7 +19,9 @@ from .context import WSGI_ENVIRON_KEY, RequestAuth, bind
 from .errors import TokenError
 from .extract import RequestView
 from .responses import ErrorResponse
-from .types import ExcInfo, StartResponse, WSGIApp, WSGIEnviron
+
+if TYPE_CHECKING:
+    from .types import OptExcInfo, StartResponse, WSGIApp, WSGIEnviron
 
 __all__ = ["TokenGuardMiddleware", "request_view"]
 
@@ -50,7 +53,7 @@ def _status_line(status: int) -> str:
 
 
 def _respond(
-    start_response: StartResponse, response: ErrorResponse, exc_info: ExcInfo | None = None
+    start_response: StartResponse, response: ErrorResponse, exc_info: OptExcInfo | None = None
 ) -> list[bytes]:
     headers = [*response.headers, ("content-length", str(len(response.body)))]
     start_response(_status_line(response.status), headers, exc_info)
@@ -85,7 +88,7 @@ class TokenGuardMiddleware:
         replaced = False
 
         def start_with_headers(
-            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
         ) -> Callable[[bytes], object]:
             nonlocal started, replaced
             if auth.guard_error is not None and status.startswith("5"):
@@ -103,7 +106,7 @@ class TokenGuardMiddleware:
                 response = self.authenticator.error_response(error, request, extra)
                 # PEP 3333: start_response may be called again only with exc_info.
                 info = sys.exc_info() if started else None
-                return _respond(start_response, response, info)  # type: ignore[arg-type]
+                return _respond(start_response, response, info)
         if replaced and auth.guard_error is not None:
             close = getattr(body, "close", None)
             if close is not None:
