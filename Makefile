@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: test lint bench clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The sample shop on http://127.0.0.1:8000 (alice / wonderland); keys and data in var/shop.
+demo: $(STAMP)
+	$(BIN)/python -m sample_apps.shop $(DEMO_ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check tokenguard integrations tests bench
-	$(BIN)/ruff format --check tokenguard integrations tests bench
-	$(BIN)/mypy tokenguard integrations
+	$(BIN)/ruff check tokenguard integrations sample_apps tests bench
+	$(BIN)/ruff format --check tokenguard integrations sample_apps tests bench
+	$(BIN)/mypy tokenguard integrations sample_apps
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

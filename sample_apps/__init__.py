@@ -1,0 +1,1 @@
+"""Runnable sample apps: ``python -m sample_apps.shop`` and friends."""

@@ -1,0 +1,1 @@
+"""The sample shop on FastAPI: ``python -m sample_apps.shop``."""
