@@ -6,6 +6,7 @@ from typing import cast
 
 from flask import Flask, Response, current_app, request
 from werkzeug.local import LocalProxy
+from werkzeug.wrappers import Response as BaseResponse
 
 import tokenguard
 from tokenguard import Authenticator, CookiePolicy, Principal, TokenError, TokenPair, get_auth
@@ -75,14 +76,16 @@ def _policy() -> CookiePolicy:
     return policy
 
 
-def set_login_cookies(response: Response, pair: TokenPair, *, csrf_value: str | None) -> Response:
+def set_login_cookies(
+    response: BaseResponse, pair: TokenPair, *, csrf_value: str | None
+) -> BaseResponse:
     """Put the access, refresh and CSRF cookies of a login on a Flask response."""
     for value in _policy().login_cookies(pair, csrf_value=csrf_value):
         response.headers.add("Set-Cookie", value)
     return response
 
 
-def clear_login_cookies(response: Response) -> Response:
+def clear_login_cookies(response: BaseResponse) -> BaseResponse:
     """Delete the three cookies (logout)."""
     for value in _policy().clear_cookies():
         response.headers.add("Set-Cookie", value)

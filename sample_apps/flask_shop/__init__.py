@@ -1,0 +1,1 @@
+"""The sample shop on Flask: ``python -m sample_apps.flask_shop``."""
