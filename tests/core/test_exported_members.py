@@ -30,7 +30,8 @@ def test_core_modules_import_no_framework() -> None:
         for m in pkgutil.walk_packages(tokenguard.__path__, prefix="tokenguard.")
         if m.name != "tokenguard.stores.redis"  # an optional extra, not a framework
     ]
-    assert "tokenguard.stores.memory" in core and "tokenguard.asgi" in core
+    assert "tokenguard.stores.memory" in core
+    assert "tokenguard.asgi" in core
     frameworks = ["starlette", "fastapi", "flask", "werkzeug", "django", "litestar", "falcon"]
     code = (
         "import sys\n"
