@@ -18,6 +18,7 @@ The checks, in order (each failure is its own TokenError subclass):
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import Collection, Iterable, Sequence
@@ -47,11 +48,13 @@ __all__ = ["DEFAULT_ALLOWED_TYPES", "IssuerPolicy", "TokenValidator"]
 #: ``typ`` values accepted by default, compared without case and ``application/`` prefix
 #: (RFC 7515 section 4.1.9); None stands for "no typ header".
 DEFAULT_ALLOWED_TYPES: tuple[str | None, ...] = (None, "jwt", "at+jwt")
-_NUMBER = (int, float)
+_MAX_FLOAT = sys.float_info.max
 
 
 def _is_number(value: object) -> bool:
-    return type(value) in _NUMBER
+    # Finite and within float range: JSON allows 1e400 (read as inf, an exp that never
+    # comes) and 10**400 (which float() cannot convert); neither is a usable NumericDate.
+    return (type(value) is int or type(value) is float) and abs(value) <= _MAX_FLOAT
 
 
 def _names(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:
@@ -133,7 +136,8 @@ class IssuerPolicy:
     def check_claims(self, claims: dict[str, Any], now: float) -> None:
         """Check every claim; raise `ExpiredTokenError` only when all else is valid."""
         for name in self.required_claims:
-            if name not in claims:
+            # A null value is no value: '"exp": null' must not pass for a present exp.
+            if claims.get(name) is None:
                 raise InvalidClaimError(f"The access token lacks the {name!r} claim.")
         leeway = self.leeway
         get = claims.get
@@ -319,8 +323,11 @@ class TokenValidator:
             return principal
         return None
 
-    def _remember(self, token: str, principal: Principal, now: float) -> None:
+    def _remember(self, token: str, principal: Principal, now: float, policy: IssuerPolicy) -> None:
         exp = principal.expires_at
+        if exp is not None and policy.max_age is not None:
+            # Nor its maximum age: the full check must run again once that has passed.
+            exp = min(exp, float(principal.claims["iat"]) + policy.max_age)
         # An entry never outlives the token's exp, whatever the leeway.
         if self._cache is not None and exp is not None and exp > now:
             with self._cache_lock:
@@ -372,8 +379,8 @@ class TokenValidator:
             raise InvalidSignatureError()
         now = self._clock()
         policy.check_claims(claims, now)
-        principal = Principal(claims.get("sub", ""), claims, kind="jwt")
-        self._remember(token, principal, now)
+        principal = Principal(claims.get("sub") or "", claims, kind="jwt")
+        self._remember(token, principal, now, policy)
         return principal
 
     def _policy_for(self, claims: dict[str, Any]) -> IssuerPolicy:
