@@ -7,12 +7,29 @@ the only places where sync and async differ, in the way httpx drives its ``auth_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
+
+from .errors import BackendUnavailableError, TokenError
 
 T = TypeVar("T")
 
 __all__ = ["Call", "Flow", "run_async", "run_sync"]
+
+logger = logging.getLogger("tokenguard")
+
+
+def _fail_closed(call: Call[Any], exc: Exception) -> Exception:
+    """An effect that failed other than with a TokenError is a backend failure (503):
+    never an open door, never a 500 with a traceback."""
+    if isinstance(exc, TokenError):
+        return exc
+    name = getattr(call.sync_fn, "__qualname__", repr(call.sync_fn))
+    logger.error("%s failed: %s: %s", name, type(exc).__name__, exc)
+    error = BackendUnavailableError()
+    error.__cause__ = exc
+    return error
 
 
 class Call(Generic[T]):
@@ -44,7 +61,7 @@ def run_sync(flow: Flow[T]) -> T:
             try:
                 result = call.sync_fn(*call.args, **call.kwargs)
             except Exception as exc:
-                call = flow.throw(exc)
+                call = flow.throw(_fail_closed(call, exc))
             else:
                 call = flow.send(result)
     except StopIteration as stop:
@@ -62,7 +79,7 @@ async def run_async(flow: Flow[T]) -> T:
             try:
                 result = await call.async_fn(*call.args, **call.kwargs)
             except Exception as exc:
-                call = flow.throw(exc)
+                call = flow.throw(_fail_closed(call, exc))
             else:
                 call = flow.send(result)
     except StopIteration as stop:

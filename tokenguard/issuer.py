@@ -121,8 +121,8 @@ class TokenIssuer:
         refresh_grace: float = 5,
         clock: Clock = time.time,
     ) -> None:
-        if access_ttl <= 0 or refresh_ttl <= 0:
-            raise ConfigError("access_ttl and refresh_ttl must be positive seconds.")
+        if not (0 < access_ttl < math.inf and 0 < refresh_ttl < math.inf):  # NaN fails too
+            raise ConfigError("access_ttl and refresh_ttl must be positive, finite seconds.")
         if idle_timeout is not None and not 0 < idle_timeout <= refresh_ttl:
             raise ConfigError("idle_timeout must be positive and at most refresh_ttl.")
         if not 0 <= refresh_grace <= 60:
@@ -410,13 +410,19 @@ class TokenIssuer:
 
     def revoke_subject(self, subject: str) -> None:
         """Revoke everything ``subject`` holds now: access tokens and refresh families."""
-        now = self._clock()
-        self.store.revoke_subject(subject, at=now, until=now + self.refresh_ttl)
+        at, until = self._subject_cutoff()
+        self.store.revoke_subject(subject, at=at, until=until)
 
     async def arevoke_subject(self, subject: str) -> None:
         """Async `revoke_subject`."""
+        at, until = self._subject_cutoff()
+        await self.store.arevoke_subject(subject, at=at, until=until)
+
+    def _subject_cutoff(self) -> tuple[float, float]:
         now = self._clock()
-        await self.store.arevoke_subject(subject, at=now, until=now + self.refresh_ttl)
+        # The store refuses what was issued strictly before `at`; a token minted at this
+        # very clock reading (coarse clocks make that common) is held now and must go too.
+        return math.nextafter(now, math.inf), now + self.refresh_ttl
 
     def _jti_of(self, principal: Principal) -> tuple[str, float]:
         jti, exp = principal.token_id, principal.expires_at

@@ -53,8 +53,10 @@ class SigningKeys:
         with self._lock:
             if any(k.kid == key.kid for _, k in self._entries):
                 raise ConfigError(f"A signing key with kid {key.kid!r} exists already.")
-            self._entries.append((self._clock() + activate_after, key))
-            self._entries.sort(key=lambda entry: entry[0])
+            # A new list, never sorted in place: readers take no lock, and a list being
+            # sorted looks empty to them.
+            entries = [*self._entries, (self._clock() + activate_after, key)]
+            self._entries = sorted(entries, key=lambda entry: entry[0])
             self._published = None
 
     def current(self) -> Key:
@@ -86,7 +88,11 @@ class SigningKeys:
             if start > now:
                 valid_until = min(valid_until, start)
         keyset = KeySet(keys)
-        self._published = (valid_from, valid_until, keyset)
+        with self._lock:
+            # Cache it only if no key was added meanwhile: a set computed before an `add`
+            # and cached after it would leave the new key unpublished.
+            if self._entries is entries:
+                self._published = (valid_from, valid_until, keyset)
         return keyset
 
     def jwks(self) -> dict[str, Any]:

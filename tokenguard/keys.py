@@ -143,7 +143,10 @@ class Key:
         Raises:
             ConfigError: unreadable PEM, or a key that does not fit ``alg``.
         """
-        data = pem.encode("ascii") if isinstance(pem, str) else pem
+        try:
+            data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
+        except (UnicodeEncodeError, TypeError) as exc:
+            raise ConfigError("A PEM key must be ASCII text or bytes.") from exc
         if alg in _HMAC_MIN_BYTES:
             raise ConfigError("PEM keys cannot be HMAC secrets; pick an asymmetric algorithm.")
         key: Any

@@ -60,7 +60,14 @@ def _is_number(value: object) -> bool:
 def _names(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:
     if value is None:
         return None
-    names = frozenset([value]) if isinstance(value, str) else frozenset(value)
+    # Typed as strings, but settings files deliver anything: check at run time too.
+    candidate: object = value
+    if isinstance(candidate, str):
+        names = frozenset([candidate])
+    elif isinstance(candidate, Iterable):
+        names = frozenset(candidate)
+    else:
+        names = frozenset()
     if not names or not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{what} must be a non-empty string, a list of them, or None.")
     return names
@@ -101,7 +108,7 @@ class IssuerPolicy:
     def __post_init__(self) -> None:
         setattr_ = object.__setattr__
         if not isinstance(self.keys, (KeySet, KeyProvider)):
-            raise ConfigError("keys must be a KeySet, a list of Key, or a KeyProvider.")
+            raise ConfigError("IssuerPolicy keys must be a KeySet or a KeyProvider.")
         if isinstance(self.keys, KeySet) and not len(self.keys):
             raise ConfigError("The KeySet is empty: no token could ever verify.")
         if not _is_number(self.leeway) or not 0 <= self.leeway <= 600:
@@ -114,6 +121,10 @@ class IssuerPolicy:
         setattr_(self, "required_claims", required)
         setattr_(self, "_issuers", _names(self.issuer, "issuer"))
         setattr_(self, "_audiences", _names(self.audience, "audience"))
+        if isinstance(self.allowed_types, str) or not all(
+            t is None or isinstance(t, str) for t in self.allowed_types
+        ):
+            raise ConfigError("allowed_types must be a collection of typ strings (or None).")
         types = frozenset(None if t is None else _normalise_type(t) for t in self.allowed_types)
         setattr_(self, "_types", types)
 

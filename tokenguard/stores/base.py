@@ -152,7 +152,8 @@ def decide_rotation(
         if now >= record.expires_at:
             return "expired"
         return "rotated"
-    if record.successor is not None and now - record.retired_at <= grace:
+    # grace=0 disables the window: even a replay at the very same instant is a reuse.
+    if record.successor is not None and grace > 0 and now - record.retired_at <= grace:
         return "grace"
     # A retired token presented again after the grace window: someone holds a copy.
     return "reused"

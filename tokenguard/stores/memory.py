@@ -47,7 +47,9 @@ class MemoryStore:
     # -- helpers ----------------------------------------------------------------------
 
     def _revocation(self, kind: str, name: str) -> float | None:
-        entry = self._revoked.get((kind, name))
+        # cachetools caches are not thread-safe: even a read reorders and expires entries.
+        with self._lock:
+            entry = self._revoked.get((kind, name))
         return entry[0] if entry is not None else None
 
     def _add_revocation(self, kind: str, name: str, value: float, until: float) -> None:
@@ -56,9 +58,11 @@ class MemoryStore:
             key = (kind, name)
             if key not in self._revoked and self._revoked.currsize >= self._revoked.maxsize:
                 raise StoreUnavailableError("The in-memory revocation table is full.")
-            old = self._revocation(kind, name)
-            if old is not None and kind == "sub":
-                value = max(value, old)  # a cut-off only ever moves forward
+            old = self._revoked.get(key)
+            if old is not None:
+                if kind == "sub":
+                    value = max(value, old[0])  # a cut-off only ever moves forward
+                until = max(until, old[1])  # and a revocation is never forgotten early
             self._revoked[key] = (value, until)
 
     # -- TokenStore --------------------------------------------------------------------
@@ -70,7 +74,8 @@ class MemoryStore:
 
     def get(self, token_hash: str) -> TokenRecord | None:
         """The record, or None when unknown or expired."""
-        entry = self._tokens.get(token_hash)
+        with self._lock:
+            entry = self._tokens.get(token_hash)
         return entry[0] if entry is not None else None
 
     def rotate(
@@ -182,4 +187,6 @@ class MemoryStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"MemoryStore(tokens={self._tokens.currsize}, revocations={self._revoked.currsize})"
+        with self._lock:  # currsize expires entries: a write
+            tokens, revocations = self._tokens.currsize, self._revoked.currsize
+        return f"MemoryStore(tokens={tokens}, revocations={revocations})"
