@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -77,6 +77,11 @@ class IntrospectionResolver:
         self._timeout = timeout
         self._client = client
         self._async_client = async_client
+        # Loading the CA bundle takes tens of milliseconds: do it once here, not in every
+        # per-call client (where, on the async path, it would stall the event loop).
+        self._verify: ssl.SSLContext | bool = (
+            httpx.create_ssl_context() if client is None or async_client is None else True
+        )
         self._clock = clock
         self._cache: FIFOCache[bytes, tuple[Principal | None, float]] | None = (
             FIFOCache(maxsize=cache_size) if cache_size else None
@@ -135,7 +140,9 @@ class IntrospectionResolver:
             return None
         if self._audience is not None:
             aud = answer.get("aud")
-            auds: Sequence[Any] = [aud] if isinstance(aud, str) else aud or []
+            # Only a string or a list names audiences: `in` on a number raises TypeError,
+            # and on an object it would match one of its keys.
+            auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
             if self._audience not in auds:
                 return None
         claims = {k: v for k, v in answer.items() if k != "active"}
@@ -168,7 +175,7 @@ class IntrospectionResolver:
                     self.url, data=self._form(token), auth=self._auth, timeout=self._timeout
                 )
             else:
-                with httpx.Client(timeout=self._timeout) as client:
+                with httpx.Client(timeout=self._timeout, verify=self._verify) as client:
                     response = client.post(self.url, data=self._form(token), auth=self._auth)
         except httpx.HTTPError as exc:
             response = exc
@@ -188,7 +195,7 @@ class IntrospectionResolver:
                     self.url, data=self._form(token), auth=self._auth, timeout=self._timeout
                 )
             else:
-                async with httpx.AsyncClient(timeout=self._timeout) as client:
+                async with httpx.AsyncClient(timeout=self._timeout, verify=self._verify) as client:
                     response = await client.post(self.url, data=self._form(token), auth=self._auth)
         except httpx.HTTPError as exc:
             response = exc

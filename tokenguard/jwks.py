@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -86,12 +87,17 @@ class RemoteJWKS:
         self._clock = clock
         self._client = client
         self._async_client = async_client
+        # Loading the CA bundle takes tens of milliseconds: do it once here, not in every
+        # per-fetch client (where, on the async path, it would stall the event loop).
+        self._verify: ssl.SSLContext | bool = (
+            httpx.create_ssl_context() if client is None or async_client is None else True
+        )
 
         self._keys: KeySet | None = None
         self._fresh_until = 0.0
         self._next_attempt = 0.0  # after a failure: no attempt before this
         self._last_kid_fetch = float("-inf")
-        self._generation = 0
+        self._generation = 0  # finished fetch attempts
         self._lock = threading.Lock()  # guards the fields above
         self._fetch_lock = threading.Lock()  # single-flight for threads
         self._revalidating = False
@@ -139,18 +145,27 @@ class RemoteJWKS:
             raise _FetchFailed(f"document larger than {self._max_bytes} bytes")
         try:
             document = json.loads(response.content)
-            return KeySet.from_jwks(document, default_alg=self._default_alg, skip_unusable=True)
-        except (ValueError, RecursionError) as exc:  # ConfigError is a ValueError
+            keys = KeySet.from_jwks(document, default_alg=self._default_alg, skip_unusable=True)
+        # ConfigError is a ValueError; TypeError comes from odd member types (key_ops: [{}]).
+        except (ValueError, TypeError, RecursionError) as exc:
             raise _FetchFailed(f"unusable JWKS document: {exc}") from None
+        # A secret published in a public document is no secret: anyone could forge
+        # tokens with it, so oct keys from a remote JWKS are never trusted.
+        keys = KeySet(key for key in keys if not key.is_symmetric)
+        if not len(keys):  # {"keys": []} would silently withdraw every key
+            raise _FetchFailed("the JWKS document has no usable public keys")
+        return keys
 
     def _record(self, outcome: KeySet | Exception, ttl: float = 0.0) -> None:
         now = self._clock()
         with self._lock:
+            # Every finished attempt, failed or not, is a new generation: threads that
+            # queued behind it on the fetch lock take its outcome instead of refetching.
+            self._generation += 1
             if isinstance(outcome, KeySet):
                 self._keys = outcome
                 self._fresh_until = now + ttl
                 self._next_attempt = 0.0
-                self._generation += 1
                 logger.info("fetched %d keys from %s", len(outcome), self.url)
             else:
                 self._next_attempt = now + self._retry_interval
@@ -193,7 +208,7 @@ class RemoteJWKS:
         try:
             if self._client is not None:
                 return self._client.get(self.url, timeout=self._timeout)
-            with httpx.Client(timeout=self._timeout) as client:
+            with httpx.Client(timeout=self._timeout, verify=self._verify) as client:
                 return client.get(self.url)
         except httpx.HTTPError as exc:
             return exc
@@ -237,7 +252,7 @@ class RemoteJWKS:
             if self._async_client is not None:
                 response = await self._async_client.get(self.url, timeout=self._timeout)
             else:
-                async with httpx.AsyncClient(timeout=self._timeout) as client:
+                async with httpx.AsyncClient(timeout=self._timeout, verify=self._verify) as client:
                     response = await client.get(self.url)
         except httpx.HTTPError as exc:
             response = exc

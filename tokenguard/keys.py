@@ -197,7 +197,11 @@ class Key:
         if jwk.get("use", "sig") != "sig":
             raise ConfigError("The JWK is for encryption ('use' is not 'sig').")
         ops = jwk.get("key_ops")
-        if ops is not None and not (isinstance(ops, list) and {"verify", "sign"} & set(ops)):
+        if ops is not None and not (
+            isinstance(ops, list)
+            and all(isinstance(op, str) for op in ops)
+            and {"verify", "sign"} & set(ops)
+        ):
             raise ConfigError("The JWK's key_ops allow neither 'verify' nor 'sign'.")
         try:
             material = algorithm.from_jwk(dict(jwk))
