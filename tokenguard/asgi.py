@@ -44,7 +44,9 @@ def _encode(headers: Sequence[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-async def _send_error(scope: Scope, receive: Receive, send: Send, response: ErrorResponse) -> None:
+async def _send_error(
+    scope: Scope, receive: Receive, send: Send, response: ErrorResponse, *, connected: bool = False
+) -> None:
     if scope["type"] == "websocket":
         if "websocket.http.response" in scope.get("extensions", {}):
             await send(
@@ -56,7 +58,10 @@ async def _send_error(scope: Scope, receive: Receive, send: Send, response: Erro
             )
             await send({"type": "websocket.http.response.body", "body": response.body})
         else:
-            await receive()  # websocket.connect
+            if not connected:
+                # Before the handshake is answered, a server yields websocket.connect and
+                # then waits for the answer: never receive twice here.
+                await receive()  # websocket.connect
             # 1008: policy violation; the server answers the handshake with 403.
             await send({"type": "websocket.close", "code": 1008})
         return
@@ -103,6 +108,14 @@ class TokenGuardMiddleware:
         extra = _encode(outcome.response_headers)
         started = False
         replaced = False
+        connected = False
+
+        async def receive_tracked() -> Message:
+            nonlocal connected
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                connected = True
+            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started, replaced
@@ -122,18 +135,21 @@ class TokenGuardMiddleware:
                     message = {**message, "headers": [*message.get("headers", ()), *extra]}
             elif kind == "websocket.accept":
                 started = True
+                if extra:  # the handshake response carries the refreshed cookies
+                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
 
         with bind(auth):
             try:
-                await self.app(scope, receive, send_with_headers)
+                app_receive = receive_tracked if scope["type"] == "websocket" else receive
+                await self.app(scope, app_receive, send_with_headers)
             except TokenError as error:
                 if replaced:
                     return
                 if started:
                     raise
                 response = self._guard_response(error, auth, request)
-                await _send_error(scope, receive, send, response)
+                await _send_error(scope, receive, send, response, connected=connected)
 
     def _guard_response(
         self, error: TokenError, auth: RequestAuth, request: RequestView

@@ -3,12 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["Principal", "TokenKind", "scopes_from_claims"]
+__all__ = ["FrozenDict", "FrozenList", "Principal", "TokenKind", "scopes_from_claims"]
 
 TokenKind = Literal["jwt", "opaque"]
+
+
+class FrozenDict(dict[str, Any]):
+    """A read-only dict: claims are shared between requests through the validation cache,
+    so no handler may change them for the next one. Still a dict for ``json.dumps``."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("claims are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __reduce__(self) -> Any:
+        return (FrozenDict, (dict(self),))
+
+
+class FrozenList(list[Any]):
+    """A read-only list (equal to the list it holds, and still JSON-serialisable)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("claims are read-only")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = pop = remove = clear = sort = reverse = _read_only
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __reduce__(self) -> Any:
+        return (FrozenList, (list(self),))
+
+
+def _freeze(value: Any) -> Any:
+    # Objects become FrozenDicts and arrays FrozenLists, all the way down.
+    if type(value) is dict:
+        return FrozenDict({k: _freeze(v) for k, v in value.items()})
+    if type(value) is list:
+        return FrozenList(_freeze(v) for v in value)
+    return value
 
 
 def scopes_from_claims(claims: Mapping[str, Any]) -> frozenset[str]:
@@ -53,7 +98,9 @@ class Principal:
         scopes: Iterable[str] | None = None,
     ) -> None:
         object.__setattr__(self, "subject", subject)
-        object.__setattr__(self, "_claims", MappingProxyType(dict(claims)))
+        object.__setattr__(
+            self, "_claims", FrozenDict({k: _freeze(v) for k, v in claims.items()})
+        )
         object.__setattr__(self, "kind", kind)
         object.__setattr__(
             self,
