@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy tokenguard integrations sample_apps
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -8,11 +8,11 @@ response has not started.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ._flow import run_async
 from .authenticator import Authenticator
-from .context import ASGI_SCOPE_KEY, RequestAuth, bind
+from .context import ASGI_SCOPE_KEY, AuthResult, RequestAuth, _current
 from .errors import TokenError
 from .extract import RequestView
 from .responses import ErrorResponse
@@ -21,20 +21,35 @@ from .types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["TokenGuardMiddleware", "request_view"]
 
 
+class _ScopeHeaders(Mapping[str, Sequence[str]]):
+    """The scope's headers, looked up on demand (most requests need two or three)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, name: str) -> Sequence[str]:
+        key = name.encode("latin-1")
+        values = [v.decode("latin-1") for n, v in self._raw if n == key]
+        if not values:
+            raise KeyError(name)
+        return values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(n.decode("latin-1") for n, _ in self._raw))
+
+    def __len__(self) -> int:
+        return len({n for n, _ in self._raw})
+
+
 def request_view(scope: Scope) -> RequestView:
     """The `RequestView` of an ASGI ``http`` or ``websocket`` scope."""
-    headers: dict[str, list[str]] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            headers[name].append(value)
-        else:
-            headers[name] = [value]
     return RequestView(
         method=scope.get("method", "GET"),
         path=scope.get("path", "/"),
-        headers=headers,
+        # ASGI header names are lower-case already (ASGI spec, HTTP connection scope).
+        headers=_ScopeHeaders(scope.get("headers", ())),
         query_string=scope.get("query_string", b"").decode("latin-1"),
         scheme=scope.get("scheme", "http"),
     )
@@ -95,63 +110,118 @@ class TokenGuardMiddleware:
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        request = request_view(scope)
-        outcome = await run_async(self.authenticator.flow(request))
-        if isinstance(outcome, ErrorResponse):
-            await _send_error(scope, receive, send, outcome)
-            return
-        auth = RequestAuth(outcome, self.authenticator.user_loader)
+        authenticator = self.authenticator
+        result = self._memoized(scope) if authenticator._memo is not None else None
+        if result is None:
+            outcome = await run_async(authenticator.flow(request_view(scope)))
+            if isinstance(outcome, ErrorResponse):
+                await _send_error(scope, receive, send, outcome)
+                return
+            result = outcome
+        auth = RequestAuth(result, authenticator.user_loader)
         scope[ASGI_SCOPE_KEY] = auth
-        extra = _encode(outcome.response_headers)
-        started = False
-        replaced = False
-        connected = False
+        responder = _Responder(self, scope, receive, send, auth)
+        app_receive = responder.receive if kind == "websocket" else receive
+        token = _current.set(auth)
+        try:
+            await self.app(scope, app_receive, responder)
+        except TokenError as error:
+            if responder.replaced:
+                return
+            if responder.started:
+                raise
+            response = self._guard_response(error, scope)
+            await _send_error(scope, receive, send, response, connected=responder.connected)
+        finally:
+            _current.reset(token)
 
-        async def receive_tracked() -> Message:
-            nonlocal connected
-            message = await receive()
-            if message["type"] == "websocket.connect":
-                connected = True
-            return message
+    def _memoized(self, scope: Scope) -> AuthResult | None:
+        """A repeated Bearer-only request: the decision made for its first occurrence."""
+        value = None
+        for name, raw in scope["headers"]:
+            if name == b"authorization":
+                if value is not None:
+                    return None  # sent twice: the flow answers 400
+                value = raw
+            elif name == b"cookie":
+                return None  # cookies bring CSRF rules and refresh: the flow decides
+        if value is None:
+            return None
+        public = self.authenticator.public
+        if public and any(scope["path"].startswith(p) for p in public):
+            return None
+        return self.authenticator.memoized(value)
 
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started, replaced
-            if replaced:
-                return  # the framework's error page for a guard's error is dropped
-            kind = message["type"]
-            if kind == "http.response.start":
-                error = auth.guard_error
-                if error is not None and message["status"] >= 500:
-                    # The framework turned a guard's TokenError into its own 500 page.
-                    replaced = True
-                    response = self._guard_response(error, auth, request)
-                    await _send_error(scope, receive, send, response)
-                    return
-                started = True
-                if extra:
-                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
-            elif kind == "websocket.accept":
-                started = True
-                if extra:  # the handshake response carries the refreshed cookies
-                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
-            await send(message)
+    def _guard_response(self, error: TokenError, scope: Scope) -> ErrorResponse:
+        auth = scope[ASGI_SCOPE_KEY]
+        return self.authenticator.error_response(
+            error, request_view(scope), auth.result.response_headers
+        )
 
-        with bind(auth):
-            try:
-                app_receive = receive_tracked if scope["type"] == "websocket" else receive
-                await self.app(scope, app_receive, send_with_headers)
-            except TokenError as error:
-                if replaced:
-                    return
-                if started:
-                    raise
-                response = self._guard_response(error, auth, request)
-                await _send_error(scope, receive, send, response, connected=connected)
 
-    def _guard_response(
-        self, error: TokenError, auth: RequestAuth, request: RequestView
-    ) -> ErrorResponse:
-        return self.authenticator.error_response(error, request, auth.result.response_headers)
+class _Responder:
+    """The ``send`` the app gets: adds refreshed cookies to the response start, and swaps
+    a framework's 500 page for a guard's 401/403 (see `RequestAuth.guard_error`)."""
+
+    __slots__ = (
+        "_extra",
+        "_middleware",
+        "_receive",
+        "_scope",
+        "_send",
+        "auth",
+        "connected",
+        "replaced",
+        "started",
+    )
+
+    def __init__(
+        self,
+        middleware: TokenGuardMiddleware,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        auth: RequestAuth,
+    ) -> None:
+        self._middleware = middleware
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self.auth = auth
+        headers = auth.result.response_headers
+        self._extra = _encode(headers) if headers else None
+        self.started = False
+        self.replaced = False
+        self.connected = False
+
+    async def __call__(self, message: Message) -> None:
+        if self.replaced:
+            return  # the framework's error page for a guard's error is dropped
+        kind = message["type"]
+        if kind == "http.response.start":
+            error = self.auth.guard_error
+            if error is not None and message["status"] >= 500:
+                # The framework turned a guard's TokenError into its own 500 page.
+                self.replaced = True
+                response = self._middleware._guard_response(error, self._scope)
+                await _send_error(self._scope, self._receive, self._send, response)
+                return
+            self.started = True
+            if self._extra:
+                message = {**message, "headers": [*message.get("headers", ()), *self._extra]}
+        elif kind == "websocket.accept":
+            self.started = True
+            if self._extra:  # the handshake response carries the refreshed cookies
+                message = {**message, "headers": [*message.get("headers", ()), *self._extra]}
+        await self._send(message)
+
+    async def receive(self) -> Message:
+        """The app's ``receive`` for websockets: notes when the connect was read."""
+        message = await self._receive()
+        if message["type"] == "websocket.connect":
+            self.connected = True
+        return message

@@ -6,11 +6,14 @@ that the ASGI adapter drives asynchronously and the WSGI adapter synchronously.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import time
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from cachetools import FIFOCache
 
 from ._flow import Call, Flow
 from .context import AuthResult, UserLoader
@@ -19,7 +22,7 @@ from .errors import (
     BackendUnavailableError,
     ConfigError,
     ExpiredTokenError,
-    InvalidRequestError,
+    MalformedTokenError,
     MissingTokenError,
     TokenError,
 )
@@ -81,7 +84,11 @@ class Authenticator:
         listeners: receive `AuthEvent` objects.
         user_loader: loads the app's user lazily (see `RequestAuth.user`).
         error_handler: renders errors; the default is RFC 6750 JSON.
-        clock: the time source for refresh-ahead.
+        clock: the time source for refresh-ahead (default: the validator's).
+        memo_size: Bearer-only decisions remembered (by hash of the header) so that a
+            repeated request skips the flow; 0 turns it off. Used only where nothing but
+            the token decides: no listeners, no revocation checks, no refresh-ahead, and
+            token locations limited to the Bearer header and the access cookie.
     """
 
     def __init__(
@@ -99,7 +106,8 @@ class Authenticator:
         listeners: Sequence[AuthListener] = (),
         user_loader: UserLoader | None = None,
         error_handler: ErrorHandler | None = None,
-        clock: Clock = time.time,
+        clock: Clock | None = None,
+        memo_size: int = 10_000,
     ) -> None:
         self.validator = validator
         self.cookies = cookies or CookiePolicy()
@@ -126,7 +134,22 @@ class Authenticator:
         self.listeners = tuple(listeners)
         self.user_loader = user_loader
         self.error_handler = error_handler
-        self._clock = clock
+        self._clock = clock or validator.clock
+        self._access_cookie = self.cookies.access_cookie
+        self._refresh_cookie = self.cookies.refresh_cookie
+        # The memo is sound only where the token alone decides the outcome.
+        memo_ok = (
+            memo_size > 0
+            and not self.listeners
+            and not refresh_ahead
+            and not validator.checks_revocation
+            and any(loc.kind == "bearer" for loc in self.locations)
+            and all(loc.kind in ("bearer", "cookie") for loc in self.locations)
+        )
+        self._memo: FIFOCache[bytes, tuple[AuthResult, float, int]] | None = (
+            FIFOCache(maxsize=memo_size) if memo_ok else None
+        )
+        self._memo_lock = threading.Lock()
         self._reads_cookies = self.source is not None or any(
             loc.kind == "cookie" for loc in self.locations
         )
@@ -140,25 +163,64 @@ class Authenticator:
         had_cookies = False
         try:
             cookies = request.cookies() if self._reads_cookies else {}
-            had_cookies = self.cookies.access_cookie in cookies or (
-                self.source is not None and self.cookies.refresh_cookie in cookies
+            had_cookies = self._access_cookie in cookies or (
+                self.source is not None and self._refresh_cookie in cookies
             )
             result = yield from self._authenticate(request, cookies)
             if isinstance(result, AuthResult):
-                self._emit(self._event(result, request.path))
+                if self.listeners:
+                    self._emit(self._event(result, request.path))
+                elif self._memo is not None and not cookies:
+                    self._memoize(request, result)
             return result
         except TokenError as error:
             logger.debug("rejected %s: %s", type(error).__name__, error.description)
-            try:
-                self._emit(AuthEvent("rejected", request.path, error=error))
-            except TokenError as hook_error:
-                error = hook_error
+            if self.listeners:
+                try:
+                    self._emit(AuthEvent("rejected", request.path, error=error))
+                except TokenError as hook_error:
+                    error = hook_error
             extra: list[tuple[str, str]] = []
             # A failed login state is cleared from the browser; a backend outage is not
             # the session's fault, and a bad request proves nothing about it.
             if had_cookies and error.status == 401 and not isinstance(error, MissingTokenError):
                 extra = [("set-cookie", c) for c in self.cookies.clear_cookies()]
             return self.error_response(error, request, extra)
+
+    # -- the memo: repeated Bearer requests skip the flow ------------------------------
+
+    @property
+    def memo_enabled(self) -> bool:
+        """True when adapters may ask `memoized` before running the flow."""
+        return self._memo is not None
+
+    def memoized(self, authorization: bytes) -> AuthResult | None:
+        """The decision already made for exactly this ``Authorization`` value, while the
+        validator's cache still vouches for the token; for requests without cookies only
+        (the adapters check), and never for public paths."""
+        memo = self._memo
+        if memo is None:
+            return None
+        try:
+            result, until, generation = memo[hashlib.sha256(authorization).digest()]
+        except KeyError:
+            return None
+        if generation == self.validator._generation and self._clock() < until:
+            return result
+        return None
+
+    def _memoize(self, request: RequestView, result: AuthResult) -> None:
+        location = result.location
+        if result.refreshed or location is None or location.kind != "bearer":
+            return
+        header = request.header("authorization")
+        token = header.partition(" ")[2] if header else ""
+        until = self.validator.cached_until(token) if token else None
+        if header is None or until is None or self._memo is None:
+            return
+        key = hashlib.sha256(header.encode("latin-1")).digest()
+        with self._memo_lock:
+            self._memo[key] = (result, until, self.validator.generation)
 
     @staticmethod
     def _event(result: AuthResult, path: str) -> AuthEvent:
@@ -171,7 +233,7 @@ class Authenticator:
         self, request: RequestView, cookies: dict[str, str]
     ) -> Flow[AuthResult | ErrorResponse]:
         found = extract_token(request, self.locations, cookies)
-        refresh_token = cookies.get(self.cookies.refresh_cookie) if self.source else None
+        refresh_token = cookies.get(self._refresh_cookie) if self.source else None
         if found is None and refresh_token is None:
             if _matches(request.path, self.protected):
                 raise MissingTokenError()
@@ -213,7 +275,8 @@ class Authenticator:
         if source is None:  # pragma: no cover - callers check
             raise ConfigError("No token source is configured.")
         if len(refresh_token) > 1024:
-            raise InvalidRequestError("The refresh cookie is malformed.")
+            # 401, so the adapters clear the cookie instead of failing every request.
+            raise MalformedTokenError("The refresh cookie is malformed.")
         pair = yield Call(source.refresh, source.arefresh, refresh_token)
         principal = yield from self.validator.flow(pair.access_token)
         csrf = principal.claims.get(CSRF_CLAIM)
@@ -225,7 +288,7 @@ class Authenticator:
             )
             # A Bearer client keeps its token in a header: an access cookie would make its
             # next request carry two different tokens.
-            if not (bearer and c.startswith(self.cookies.access_cookie + "="))
+            if not (bearer and c.startswith(self._access_cookie + "="))
         ]
         if bearer and self.expose_refreshed_token:
             headers.append((self.expose_refreshed_token, pair.access_token))

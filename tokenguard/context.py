@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Iterator, MutableMapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -83,7 +83,8 @@ class RequestAuth:
         self.guard_error: TokenError | None = None
         self._loader = loader
         self._user: Any = _UNSET
-        self._lock = threading.Lock()
+        # Only a request that can load a user needs the lock (and pays for it).
+        self._lock = threading.Lock() if loader is not None else None
 
     @property
     def principal(self) -> Principal | None:
@@ -93,6 +94,9 @@ class RequestAuth:
     def user(self) -> Any:
         """The app's user for the principal (loaded once), or None when anonymous."""
         if self._user is _UNSET:
+            if self._lock is None:
+                self._user = None
+                return None
             with self._lock:
                 if self._user is _UNSET:
                     principal = self.result.principal
@@ -116,6 +120,16 @@ class RequestAuth:
 
 
 _current: ContextVar[RequestAuth | None] = ContextVar("tokenguard_auth", default=None)
+
+
+def set_current(auth: RequestAuth) -> Token[RequestAuth | None]:
+    """Make ``auth`` the current request's state; pass the result to `reset_current`."""
+    return _current.set(auth)
+
+
+def reset_current(token: Token[RequestAuth | None]) -> None:
+    """Undo `set_current`."""
+    _current.reset(token)
 
 
 @contextmanager

@@ -31,6 +31,14 @@ CSRF_CLAIM = "csrf"
 _HOST_PREFIX = "__Host-"
 
 
+def _same(a: str, b: str) -> bool:
+    # On bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500),
+    # and header values arrive latin-1 decoded, so a client can send any of them.
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
+
+
 def new_csrf_value() -> str:
     """A fresh CSRF value (128 random bits)."""
     return secrets.token_urlsafe(16)
@@ -163,7 +171,16 @@ class CookiePolicy:
         Raises:
             CSRFError: the request may be forged.
         """
-        if not self.csrf or request.method in SAFE_METHODS:
+        if not self.csrf:
+            return
+        if request.scheme in ("ws", "wss"):
+            # Browsers send Origin on every websocket handshake but page JavaScript cannot
+            # add headers to it: the Origin is the proof (cross-site websocket hijacking).
+            origin = request.header("origin")
+            if origin is not None and not self._origin_allowed(origin, request.header("host")):
+                raise CSRFError("The websocket's Origin is not trusted.")
+            return
+        if request.method in SAFE_METHODS:
             return
         if request.header("sec-fetch-site") == "cross-site":
             raise CSRFError("Cross-site requests may not use cookie credentials.")
@@ -172,7 +189,7 @@ class CookiePolicy:
             raise CSRFError("The request's Origin is not trusted.")
         sent = request.header(self.csrf_header)
         cookie = cookies.get(self.csrf_cookie)
-        if not sent or not cookie or not hmac.compare_digest(sent, cookie):
+        if not sent or not cookie or not _same(sent, cookie):
             raise CSRFError(f"Send the {self.csrf_cookie} cookie's value in {self.csrf_header}.")
 
     def check_token_binding(self, request: RequestView, claims: Mapping[str, Any]) -> None:
@@ -185,12 +202,28 @@ class CookiePolicy:
             return
         expected = claims.get(CSRF_CLAIM)
         sent = request.header(self.csrf_header) or ""
-        if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        # An empty claim binds nothing: it would match a request without the header.
+        if not isinstance(expected, str) or not expected or not _same(sent, expected):
             raise CSRFError("The CSRF value does not belong to this session.")
 
     def _origin_allowed(self, origin: str, host: str | None) -> bool:
         if origin in self.trusted_origins:
             return True
-        # The scheme is unreliable behind TLS-terminating proxies; compare host and port.
-        netloc = urlsplit(origin).netloc
-        return bool(netloc) and host is not None and netloc.lower() == host.lower()
+        if host is None:
+            return False
+        # The scheme is unreliable behind TLS-terminating proxies: compare host and port,
+        # with the port the Origin's scheme implies when it names none.
+        try:
+            parts = urlsplit(origin)
+            default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(parts.scheme)
+            origin_port = parts.port or default
+            served = urlsplit(f"//{host}")
+            host_port = served.port or default
+        except ValueError:
+            return False
+        return (
+            parts.hostname is not None
+            and parts.hostname == served.hostname
+            and origin_port is not None
+            and origin_port == host_port
+        )

@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qs
+from urllib.parse import unquote
 
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, MalformedTokenError
 
 __all__ = [
     "SAFE_METHODS",
@@ -115,18 +115,32 @@ class TokenLocation:
             return _checked(request.header(self.name), self.name)
         if self.kind == "cookie":
             return _checked(cookies.get(self.name), "cookie")
-        values = parse_qs(request.query_string).get(self.name) if request.query_string else None
+        values = _query_values(request.query_string, self.name)
         if values and len(values) > 1:
             raise InvalidRequestError("The access token was sent twice in the query string.")
         return _checked(values[0] if values else None, "query parameter")
 
 
+def _query_values(query: str, name: str) -> list[str]:
+    # Not parse_qs: it turns "+" into a space, and "+" is legal in a bearer token.
+    values = []
+    for pair in query.split("&"):
+        key, sep, value = pair.partition("=")
+        if sep and unquote(key) == name:
+            values.append(unquote(value))
+    return values
+
+
 def _checked(value: str | None, where: str) -> str | None:
     if value is None:
         return None
-    if not value:
-        raise InvalidRequestError(f"The access token {where} is empty.")
-    if len(value) > _MAX_TOKEN_LENGTH or _B64TOKEN.fullmatch(value) is None:
+    if not value or len(value) > _MAX_TOKEN_LENGTH or _B64TOKEN.fullmatch(value) is None:
+        if where == "cookie":
+            # A broken cookie is a broken session, not a broken request: answer 401 so
+            # the adapters clear it, or the browser would be stuck with it.
+            raise MalformedTokenError("The access token cookie is malformed.")
+        if not value:
+            raise InvalidRequestError(f"The access token {where} is empty.")
         raise InvalidRequestError(f"The access token {where} is malformed.")
     return value
 

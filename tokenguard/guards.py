@@ -128,7 +128,14 @@ def require_fresh(
     Args:
         max_age: also require the login (``auth_time``) to be at most this many seconds old.
         clock: the time source for ``max_age``.
+
+    Raises:
+        ConfigError: ``max_age`` is not a number of seconds (``@require_fresh`` written
+            without parentheses would otherwise replace the handler with the decorator).
     """
+    age: object = max_age
+    if age is not None and (isinstance(age, bool) or not isinstance(age, (int, float)) or age < 0):
+        raise ConfigError("max_age must be seconds >= 0; write @require_fresh() with parentheses.")
 
     def check(auth: RequestAuth) -> None:
         claims = _principal(auth).claims

@@ -19,6 +19,7 @@ from cachetools import TTLCache
 
 from .errors import ConfigError, InactiveTokenError, TokenError, TokenSourceUnavailableError
 from .issuer import TokenPair
+from .protocols import Clock
 from .stores.base import hash_token
 
 __all__ = ["CallableTokenSource", "OAuth2TokenSource", "SingleFlightSource", "TokenSource"]
@@ -99,7 +100,18 @@ class OAuth2TokenSource:
             logger.warning("token endpoint %s failed: %s", self.token_url, type(response).__name__)
             raise TokenSourceUnavailableError()
         if response.status_code in (400, 401):
-            # invalid_grant and friends: the refresh token is no good (RFC 6749 section 5.2).
+            code = _error_code(response)
+            if response.status_code == 401 or code in _CLIENT_ERRORS:
+                # RFC 6749 section 5.2: this client's credentials or configuration were
+                # refused, not the user's refresh token; keep the session for a retry.
+                logger.warning(
+                    "token endpoint %s refused this client: HTTP %d %s",
+                    self.token_url,
+                    response.status_code,
+                    code,
+                )
+                raise TokenSourceUnavailableError()
+            # invalid_grant: the refresh token is no good (RFC 6749 section 5.2).
             raise InactiveTokenError("The refresh token was refused.")
         if response.status_code != 200:
             logger.warning(
@@ -110,18 +122,22 @@ class OAuth2TokenSource:
             body = response.json()
             access = body["access_token"]
             expires_in = int(body.get("expires_in", 0))
-        except (ValueError, KeyError, TypeError):
+            lifetime = body.get("refresh_expires_in", self._refresh_lifetime)
+            if not isinstance(lifetime, (int, float)):
+                lifetime = self._refresh_lifetime
+            refresh_expires_in = int(lifetime)
+        # OverflowError, ValueError: Python's JSON parser accepts 1e999, Infinity and NaN.
+        except (ValueError, KeyError, TypeError, OverflowError):
             body, access = None, None
         if not isinstance(body, dict) or not isinstance(access, str):
             logger.warning("token endpoint %s answered a malformed document", self.token_url)
             raise TokenSourceUnavailableError()
         new_refresh = body.get("refresh_token")
-        lifetime = body.get("refresh_expires_in", self._refresh_lifetime)
         return TokenPair(
             access,
             new_refresh if isinstance(new_refresh, str) else refresh_token,
             expires_in,
-            int(lifetime) if isinstance(lifetime, (int, float)) else self._refresh_lifetime,
+            refresh_expires_in,
         )
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -169,6 +185,19 @@ class OAuth2TokenSource:
         return self._pair(refresh_token, response)
 
 
+#: Error codes about the client, not the grant (RFC 6749 section 5.2).
+_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unsupported_grant_type"})
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
 class SyncRefresh(Protocol):
     """A function turning a refresh token into a pair."""
 
@@ -210,13 +239,18 @@ class SingleFlightSource:
     The outcome is remembered for ``remember`` seconds so that requests that arrive just
     after (a browser firing several requests with the same old cookie) get the same pair
     instead of tripping reuse detection. Failures are shared but not remembered.
+
+    Args:
+        source: the token source that does the work.
+        remember: seconds a successful outcome is reused.
+        clock: the time source for ``remember`` (monotonic by default).
     """
 
-    def __init__(self, source: TokenSource, *, remember: float = 10.0) -> None:
+    def __init__(
+        self, source: TokenSource, *, remember: float = 3.0, clock: Clock = time.monotonic
+    ) -> None:
         self.source = source
-        self._done: TTLCache[str, TokenPair] = TTLCache(
-            maxsize=10_000, ttl=remember, timer=time.monotonic
-        )
+        self._done: TTLCache[str, TokenPair] = TTLCache(maxsize=10_000, ttl=remember, timer=clock)
         self._lock = threading.Lock()
         self._threads: dict[str, tuple[threading.Event, list[TokenPair | TokenError]]] = {}
         self._tasks: dict[tuple[int, str], asyncio.Future[TokenPair]] = {}

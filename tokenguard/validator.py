@@ -285,6 +285,7 @@ class TokenValidator:
             FIFOCache(maxsize=cache_size) if cache_size else None
         )
         self._cache_lock = threading.Lock()
+        self._generation = 0
 
     # -- public API -------------------------------------------------------------------
 
@@ -312,9 +313,32 @@ class TokenValidator:
 
     def clear_cache(self) -> None:
         """Forget every validated token (after a key was withdrawn, for instance)."""
+        self._generation += 1  # results memoised from the cache are void too
         if self._cache is not None:
             with self._cache_lock:
                 self._cache.clear()
+
+    @property
+    def clock(self) -> Clock:
+        """The time source of every time check."""
+        return self._clock
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever `clear_cache` runs."""
+        return self._generation
+
+    @property
+    def checks_revocation(self) -> bool:
+        """True when every validation consults a revocation checker."""
+        return self._revocation is not None
+
+    def cached_until(self, token: str) -> float | None:
+        """Until when the cache vouches for this token without a new check, or None."""
+        if self._cache is None:
+            return None
+        entry = self._cache.get(_digest(token))
+        return entry[1] if entry is not None else None
 
     # -- internals ---------------------------------------------------------------------
 

@@ -9,13 +9,13 @@ with 401/403.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from ._flow import run_sync
 from .authenticator import Authenticator
-from .context import WSGI_ENVIRON_KEY, RequestAuth, bind
+from .context import WSGI_ENVIRON_KEY, AuthResult, RequestAuth, _current
 from .errors import TokenError
 from .extract import RequestView
 from .responses import ErrorResponse
@@ -25,21 +25,38 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenGuardMiddleware", "request_view"]
 
-_SPECIAL_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+_SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+class _EnvironHeaders(Mapping[str, Sequence[str]]):
+    """The environ's HTTP headers, looked up on demand instead of scanning every key."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: WSGIEnviron) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> Sequence[str]:
+        key = _SPECIAL_HEADERS.get(name) or "HTTP_" + name.upper().replace("-", "_")
+        return (self._environ[key],)
+
+    def _names(self) -> list[str]:
+        names = [k[5:].replace("_", "-").lower() for k in self._environ if k.startswith("HTTP_")]
+        return names + [n for n, k in _SPECIAL_HEADERS.items() if k in self._environ]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def request_view(environ: WSGIEnviron) -> RequestView:
     """The `RequestView` of a WSGI environ."""
-    headers: dict[str, list[str]] = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = [value]
-        elif key in _SPECIAL_HEADERS:
-            headers[_SPECIAL_HEADERS[key]] = [value]
     return RequestView(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
         path=environ.get("PATH_INFO", "/") or "/",
-        headers=headers,
+        headers=_EnvironHeaders(environ),
         query_string=environ.get("QUERY_STRING", ""),
         scheme=environ.get("wsgi.url_scheme", "http"),
     )
@@ -77,13 +94,16 @@ class TokenGuardMiddleware:
         self.authenticator = authenticator
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        request = request_view(environ)
-        outcome = run_sync(self.authenticator.flow(request))
-        if isinstance(outcome, ErrorResponse):
-            return _respond(start_response, outcome)
-        auth = RequestAuth(outcome, self.authenticator.user_loader)
+        authenticator = self.authenticator
+        result = self._memoized(environ) if authenticator.memo_enabled else None
+        if result is None:
+            outcome = run_sync(authenticator.flow(request_view(environ)))
+            if isinstance(outcome, ErrorResponse):
+                return _respond(start_response, outcome)
+            result = outcome
+        auth = RequestAuth(result, authenticator.user_loader)
         environ[WSGI_ENVIRON_KEY] = auth
-        extra = list(outcome.response_headers)
+        extra = list(result.response_headers)
         started = False
         replaced = False
 
@@ -99,21 +119,34 @@ class TokenGuardMiddleware:
             started = True
             return start_response(status, [*headers, *extra] if extra else headers, exc_info)
 
-        with bind(auth):
-            try:
-                body = self.app(environ, start_with_headers)
-            except TokenError as error:
-                response = self.authenticator.error_response(error, request, extra)
-                # PEP 3333: start_response may be called again only with exc_info.
-                info = sys.exc_info() if started else None
-                return _respond(start_response, response, info)
+        token = _current.set(auth)
+        try:
+            body = self.app(environ, start_with_headers)
+        except TokenError as error:
+            response = authenticator.error_response(error, request_view(environ), extra)
+            # PEP 3333: start_response may be called again only with exc_info.
+            info = sys.exc_info() if started else None
+            return _respond(start_response, response, info)
+        finally:
+            _current.reset(token)
         if replaced and auth.guard_error is not None:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            response = self.authenticator.error_response(auth.guard_error, request, extra)
+            request = request_view(environ)
+            response = authenticator.error_response(auth.guard_error, request, extra)
             return _respond(start_response, response)
         return body
+
+    def _memoized(self, environ: WSGIEnviron) -> AuthResult | None:
+        """A repeated Bearer-only request: the decision made for its first occurrence."""
+        value = environ.get("HTTP_AUTHORIZATION")
+        if value is None or "HTTP_COOKIE" in environ:
+            return None  # cookies bring CSRF rules and refresh: the flow decides
+        public = self.authenticator.public
+        if public and any(environ.get("PATH_INFO", "").startswith(p) for p in public):
+            return None
+        return self.authenticator.memoized(value.encode("latin-1"))
 
 
 def _discard(data: bytes) -> None:
