@@ -14,6 +14,8 @@ from tokenguard.settings import authenticator_from_mapping
 from tokenguard.wsgi import TokenGuardMiddleware, request_view
 
 _PREFIX = "TOKENGUARD_"
+#: Where each app keeps its own Authenticator: one extension object may serve many apps.
+_AUTHENTICATOR_KEY = "tokenguard.authenticator"
 
 
 class TokenGuard:
@@ -25,13 +27,15 @@ class TokenGuard:
     """
 
     def __init__(self, app: Flask | None = None, authenticator: Authenticator | None = None):
+        self._default = authenticator
+        #: The authenticator of the app initialised last.
         self.authenticator = authenticator
         if app is not None:
             self.init_app(app, authenticator)
 
     def init_app(self, app: Flask, authenticator: Authenticator | None = None) -> None:
         """Wrap ``app.wsgi_app`` and register the TokenError handler."""
-        authenticator = authenticator or self.authenticator
+        authenticator = authenticator or self._default
         if authenticator is None:
             settings = {
                 key[len(_PREFIX) :].lower(): value
@@ -42,15 +46,16 @@ class TokenGuard:
         self.authenticator = authenticator
         app.wsgi_app = TokenGuardMiddleware(app.wsgi_app, authenticator)  # type: ignore[method-assign]
         app.extensions["tokenguard"] = self
+        app.extensions[_AUTHENTICATOR_KEY] = authenticator
         app.register_error_handler(TokenError, self._handle)
 
     def _handle(self, error: TokenError) -> Response:
-        authenticator = cast(Authenticator, self.authenticator)
+        authenticator = cast(Authenticator, current_app.extensions[_AUTHENTICATOR_KEY])
         auth = get_auth(request.environ)
-        extra = auth.result.response_headers if auth is not None else ()
         if auth is not None:
             auth.guard_error = None  # answered here: the middleware has nothing to replace
-        rendered = authenticator.error_response(error, request_view(request.environ), extra)
+        # No refresh cookies here: the middleware adds them to every response on its way out.
+        rendered = authenticator.error_response(error, request_view(request.environ))
         response = Response(rendered.body, status=rendered.status)
         for name, value in rendered.headers:
             if name == "set-cookie":
@@ -69,11 +74,10 @@ current_principal: Principal = cast(Principal, LocalProxy(_principal))
 
 
 def _policy() -> CookiePolicy:
-    guard = current_app.extensions.get("tokenguard")
-    if guard is None or guard.authenticator is None:
+    authenticator = current_app.extensions.get(_AUTHENTICATOR_KEY)
+    if not isinstance(authenticator, Authenticator):
         raise tokenguard.ConfigError("TokenGuard is not initialised on this app.")
-    policy: CookiePolicy = guard.authenticator.cookies
-    return policy
+    return authenticator.cookies
 
 
 def set_login_cookies(

@@ -64,9 +64,8 @@ class TokenGuardStarlette:
 
 def error_response(authenticator: Authenticator, request: Request, error: TokenError) -> Response:
     """The RFC 6750 response for ``error`` as a Starlette Response."""
-    auth = get_auth(request.scope)
-    extra = auth.result.response_headers if auth is not None else ()
-    rendered = authenticator.error_response(error, request_view(request.scope), extra)
+    # No refresh cookies here: the middleware adds them to every response on its way out.
+    rendered = authenticator.error_response(error, request_view(request.scope))
     response = Response(rendered.body, status_code=rendered.status)
     for name, value in rendered.headers:
         response.headers.append(name, value)
