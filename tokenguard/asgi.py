@@ -15,7 +15,7 @@ from .authenticator import Authenticator
 from .context import ASGI_SCOPE_KEY, AuthResult, RequestAuth, _current
 from .errors import TokenError
 from .extract import RequestView
-from .responses import ErrorResponse
+from .responses import ErrorResponse, without_cookies
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["TokenGuardMiddleware", "request_view"]
@@ -192,8 +192,7 @@ class _Responder:
         self._receive = receive
         self._send = send
         self.auth = auth
-        headers = auth.result.response_headers
-        self._extra = _encode(headers) if headers else None
+        self._extra = auth.result.response_headers
         self.started = False
         self.replaced = False
         self.connected = False
@@ -212,12 +211,21 @@ class _Responder:
                 return
             self.started = True
             if self._extra:
-                message = {**message, "headers": [*message.get("headers", ()), *self._extra]}
+                message = self._with_extra(message)
         elif kind == "websocket.accept":
             self.started = True
             if self._extra:  # the handshake response carries the refreshed cookies
-                message = {**message, "headers": [*message.get("headers", ()), *self._extra]}
+                message = self._with_extra(message)
         await self._send(message)
+
+    def _with_extra(self, message: Message) -> Message:
+        headers = list(message.get("headers", ()))
+        own = {
+            value.split(b"=", 1)[0].strip().decode("latin-1")
+            for name, value in headers
+            if name.lower() == b"set-cookie"
+        }
+        return {**message, "headers": headers + _encode(without_cookies(self._extra, own))}
 
     async def receive(self) -> Message:
         """The app's ``receive`` for websockets: notes when the connect was read."""

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 from cachetools import FIFOCache
 
-from ._flow import Call, Flow
+from ._flow import Call, Flow, run_async, run_sync
 from .context import AuthResult, UserLoader
 from .cookies import CSRF_CLAIM, CookiePolicy
 from .errors import (
@@ -186,6 +186,14 @@ class Authenticator:
             if had_cookies and error.status == 401 and not isinstance(error, MissingTokenError):
                 extra = [("set-cookie", c) for c in self.cookies.clear_cookies()]
             return self.error_response(error, request, extra)
+
+    def authenticate(self, request: RequestView) -> AuthResult | ErrorResponse:
+        """Run `flow` synchronously (for WSGI-style integrations)."""
+        return run_sync(self.flow(request))
+
+    async def aauthenticate(self, request: RequestView) -> AuthResult | ErrorResponse:
+        """Run `flow` on the event loop; no I/O blocks it."""
+        return await run_async(self.flow(request))
 
     # -- the memo: repeated Bearer requests skip the flow ------------------------------
 

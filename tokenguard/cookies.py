@@ -15,6 +15,7 @@ value. Fetch metadata and ``Origin`` are checked as well (RFC 9700 section 4.11 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,16 @@ class CookiePolicy:
             raise ConfigError("SameSite=None cookies must be Secure (browsers drop them).")
         if not self.path.startswith("/"):
             raise ConfigError("The cookie path must start with '/'.")
+        # RFC 6265 section 4.1.1: a ';' or a control character would end the attribute
+        # and let the rest be read as attributes of its own.
+        if any(c == ";" or c < " " or c == "\x7f" for c in self.path):
+            raise ConfigError("The cookie path may not contain ';' or control characters.")
+        if self.domain is not None and not re.fullmatch(
+            r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", self.domain
+        ):
+            raise ConfigError(f"{self.domain!r} is not a valid cookie domain.")
+        if isinstance(self.trusted_origins, str):
+            raise ConfigError("trusted_origins is a list of origins, not one string.")
         for name in (self.access_name, self.refresh_name, self.csrf_name):
             if not name or any(c in name for c in ' ;,="\t\r\n'):
                 raise ConfigError(f"{name!r} is not a valid cookie name.")

@@ -170,7 +170,8 @@ class TokenIssuer:
             # Millisecond precision, so a subject-wide revocation can tell tokens issued
             # just before it from a new login just after it (RFC 7519 allows fractions).
             "iat": math.floor(now * 1000) / 1000 if now % 1 else int(now),
-            "exp": int(now) + (ttl or self.access_ttl),
+            # Rounded up: a token never dies before the expires_in its client was told.
+            "exp": math.ceil(now) + (ttl or self.access_ttl),
             "jti": secrets.token_urlsafe(16),
             **extra,
         }

@@ -98,9 +98,7 @@ class Principal:
         scopes: Iterable[str] | None = None,
     ) -> None:
         object.__setattr__(self, "subject", subject)
-        object.__setattr__(
-            self, "_claims", FrozenDict({k: _freeze(v) for k, v in claims.items()})
-        )
+        object.__setattr__(self, "_claims", FrozenDict({k: _freeze(v) for k, v in claims.items()}))
         object.__setattr__(self, "kind", kind)
         object.__setattr__(
             self,

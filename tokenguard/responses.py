@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from .errors import BackendUnavailableError, InsufficientScopeError, MissingTokenError, TokenError
 from .extract import RequestView
 
-__all__ = ["ErrorHandler", "ErrorResponse", "challenge", "default_error_response", "login_redirect"]
+__all__ = [
+    "ErrorHandler",
+    "ErrorResponse",
+    "challenge",
+    "default_error_response",
+    "login_redirect",
+    "without_cookies",
+]
 
 # RFC 6750 section 3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 _NOT_DESCRIPTION = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
@@ -57,6 +65,19 @@ def default_error_response(error: TokenError, realm: str) -> ErrorResponse:
     if isinstance(error, InsufficientScopeError) and error.scope:
         body["scope"] = " ".join(error.scope)
     return ErrorResponse(error.status, headers, json.dumps(body).encode())
+
+
+def without_cookies(extra: Sequence[tuple[str, str]], names: set[str]) -> list[tuple[str, str]]:
+    """``extra`` minus the Set-Cookie headers for cookies in ``names``.
+
+    The adapters add refreshed cookies to the app's response; where the app sets a cookie
+    of the same name itself (a logout clearing them), the app's word is final.
+    """
+    return [
+        (name, value)
+        for name, value in extra
+        if name != "set-cookie" or value.split("=", 1)[0].strip() not in names
+    ]
 
 
 class ErrorHandler(Protocol):

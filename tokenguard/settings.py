@@ -7,7 +7,8 @@ setting to fix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .authenticator import Authenticator
@@ -37,81 +38,107 @@ SETTINGS: dict[str, str] = {
 }
 
 
-def _get(mapping: Mapping[str, Any], name: str, kinds: tuple[type, ...], where: str) -> Any:
-    value = mapping.get(name)
-    if value is not None and not isinstance(value, kinds):
-        wanted = " or ".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{where}{name.upper()} must be a {wanted}, not {type(value).__name__}.")
-    return value
+class _Reader:
+    """Reads settings and names them the way the user wrote them in every error."""
 
+    def __init__(self, mapping: Mapping[str, Any], where: str, suffix: str) -> None:
+        self.mapping = mapping
+        self.where = where
+        self.suffix = suffix
 
-def _strings(value: Any, name: str, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, Sequence) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(f"{where}{name.upper()} must be a string or a list of strings.")
-    return tuple(items)
+    def name(self, key: str) -> str:
+        return f"{self.where}{key.upper()}{self.suffix}"
+
+    @contextmanager
+    def about(self, *keys: str) -> Iterator[None]:
+        """Re-raise a ConfigError from building with ``keys`` with their names in front."""
+        try:
+            yield
+        except ConfigError as exc:
+            names = " / ".join(self.name(k) for k in keys)
+            raise ConfigError(f"{names}: {exc}") from exc
+
+    def get(self, key: str, kinds: tuple[type, ...]) -> Any:
+        value = self.mapping.get(key)
+        if value is None:
+            return None
+        # bool is an int to Python, never a number of seconds to a user.
+        wrong_bool = isinstance(value, bool) and bool not in kinds
+        if wrong_bool or not isinstance(value, kinds):
+            wanted = " or ".join(k.__name__ for k in kinds)
+            raise ConfigError(f"{self.name(key)} must be {wanted}, not {type(value).__name__}.")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.mapping.get(key)
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, Sequence) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{self.name(key)} must be a string or a list of strings.")
+        return tuple(items)
 
 
 def authenticator_from_mapping(
-    mapping: Mapping[str, Any], *, where: str = "", **overrides: Any
+    mapping: Mapping[str, Any], *, where: str = "", suffix: str = "", **overrides: Any
 ) -> Authenticator:
     """An `Authenticator` from lower-case setting names (see `SETTINGS`).
 
     Args:
         mapping: the settings, names lower-case without prefix.
-        where: how the names are spelled to the user, e.g. ``"TOKENGUARD_"``, for messages.
+        where, suffix: how a name is spelled to the user around its upper-case form, e.g.
+            ``"TOKENGUARD_"`` (Flask) or ``"TOKENGUARD['"`` and ``"']"`` (Django).
         overrides: extra `Authenticator` options (source, user_loader ...).
 
     Raises:
         ConfigError: an unknown, missing or malformed setting; the message names it.
     """
+    read = _Reader(mapping, where, suffix)
     unknown = sorted(set(mapping) - set(SETTINGS))
     if unknown:
         raise ConfigError(
-            f"Unknown tokenguard setting(s) {', '.join(where + u.upper() for u in unknown)}; "
-            f"known: {', '.join(where + k.upper() for k in SETTINGS)}."
+            f"Unknown tokenguard setting(s) {', '.join(read.name(u) for u in unknown)}; "
+            f"known: {', '.join(read.name(k) for k in SETTINGS)}."
         )
-    issuer = mapping.get("issuer")
-    if not issuer:
-        raise ConfigError(f"{where}ISSUER is required (the iss your tokens carry).")
-    jwks_url = _get(mapping, "jwks_url", (str,), where)
-    public_key = _get(mapping, "public_key", (str, bytes), where)
-    secret = _get(mapping, "secret", (str, bytes), where)
-    algorithm = _get(mapping, "algorithm", (str,), where)
-    given = [
-        n for n, v in (("JWKS_URL", jwks_url), ("PUBLIC_KEY", public_key), ("SECRET", secret)) if v
-    ]
-    if len(given) != 1:
+    if not mapping.get("issuer"):
+        raise ConfigError(f"{read.name('issuer')} is required (the iss your tokens carry).")
+    jwks_url = read.get("jwks_url", (str,))
+    public_key = read.get("public_key", (str, bytes))
+    secret = read.get("secret", (str, bytes))
+    algorithm = read.get("algorithm", (str,))
+    if sum(1 for v in (jwks_url, public_key, secret) if v) != 1:
         raise ConfigError(
-            f"Set exactly one of {where}JWKS_URL, {where}PUBLIC_KEY or {where}SECRET."
+            f"Set exactly one of {read.name('jwks_url')}, {read.name('public_key')} "
+            f"or {read.name('secret')}."
         )
     keys: KeySet | KeyProvider
     if jwks_url:
-        keys = RemoteJWKS(jwks_url)
+        with read.about("jwks_url"):
+            keys = RemoteJWKS(jwks_url)
     elif public_key:
         if not algorithm:
-            raise ConfigError(f"{where}ALGORITHM is required with {where}PUBLIC_KEY.")
-        keys = KeySet([Key.from_pem(public_key, alg=algorithm)])
+            raise ConfigError(f"{read.name('algorithm')} is required with a public key.")
+        with read.about("public_key", "algorithm"):
+            keys = KeySet([Key.from_pem(public_key, alg=algorithm)])
     else:
-        keys = KeySet([Key.hmac(secret, alg=algorithm or "HS256")])
-    leeway = _get(mapping, "leeway", (int, float), where) or 0
+        with read.about("secret", "algorithm"):
+            keys = KeySet([Key.hmac(secret, alg=algorithm or "HS256")])
     validator_options: dict[str, Any] = {
-        "issuer": _strings(issuer, "issuer", where),
-        "audience": _strings(mapping.get("audience"), "audience", where) or None,
-        "leeway": leeway,
+        "issuer": read.strings("issuer"),
+        "audience": read.strings("audience") or None,
+        "leeway": read.get("leeway", (int, float)) or 0,
     }
     if "required_claims" in mapping:
-        validator_options["required_claims"] = _strings(
-            mapping["required_claims"], "required_claims", where
+        validator_options["required_claims"] = read.strings("required_claims")
+    with read.about("issuer", "audience", "leeway", "required_claims"):
+        validator = TokenValidator(keys, **validator_options)
+    secure = read.get("cookie_secure", (bool,))
+    with read.about("protected", "public", "realm"):
+        return Authenticator(
+            validator,
+            cookies=CookiePolicy(secure=True if secure is None else secure),
+            protected=read.strings("protected"),
+            public=read.strings("public"),
+            realm=read.get("realm", (str,)) or "api",
+            **overrides,
         )
-    secure = _get(mapping, "cookie_secure", (bool,), where)
-    return Authenticator(
-        TokenValidator(keys, **validator_options),
-        cookies=CookiePolicy(secure=True if secure is None else secure),
-        protected=_strings(mapping.get("protected"), "protected", where),
-        public=_strings(mapping.get("public"), "public", where),
-        realm=_get(mapping, "realm", (str,), where) or "api",
-        **overrides,
-    )

@@ -18,7 +18,7 @@ from .authenticator import Authenticator
 from .context import WSGI_ENVIRON_KEY, AuthResult, RequestAuth, _current
 from .errors import TokenError
 from .extract import RequestView
-from .responses import ErrorResponse
+from .responses import ErrorResponse, without_cookies
 
 if TYPE_CHECKING:
     from .types import OptExcInfo, StartResponse, WSGIApp, WSGIEnviron
@@ -117,7 +117,10 @@ class TokenGuardMiddleware:
                 replaced = True
                 return _discard
             started = True
-            return start_response(status, [*headers, *extra] if extra else headers, exc_info)
+            if extra:
+                own = {v.split("=", 1)[0].strip() for n, v in headers if n.lower() == "set-cookie"}
+                headers = [*headers, *without_cookies(extra, own)]
+            return start_response(status, headers, exc_info)
 
         token = _current.set(auth)
         try:

@@ -15,16 +15,15 @@ from tokenguard import (
     Authenticator,
     AuthResult,
     ConfigError,
+    ErrorResponse,
     InsufficientScopeError,
     MissingTokenError,
     RequestAuth,
     RequestView,
     TokenError,
     TokenPair,
+    bind,
 )
-from tokenguard._flow import run_async, run_sync
-from tokenguard.context import bind
-from tokenguard.responses import ErrorResponse
 from tokenguard.settings import authenticator_from_mapping
 
 _SPECIAL = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
@@ -44,7 +43,7 @@ def get_authenticator() -> Authenticator:
             raise ConfigError("TOKENGUARD['AUTHENTICATOR'] must name an Authenticator.")
         return value
     return authenticator_from_mapping(
-        {key.lower(): value for key, value in config.items()}, where="TOKENGUARD['"
+        {key.lower(): value for key, value in config.items()}, where="TOKENGUARD['", suffix="']"
     )
 
 
@@ -64,10 +63,15 @@ def _view(request: HttpRequest) -> RequestView:
     )
 
 
-def _apply(response: HttpResponseBase, headers: Sequence[tuple[str, str]]) -> HttpResponseBase:
+def _apply(
+    response: HttpResponseBase, headers: Sequence[tuple[str, str]], *, keep_own: bool = True
+) -> HttpResponseBase:
+    # A cookie the view set itself (a logout clearing them) wins over a refreshed one.
+    own = set(response.cookies) if keep_own else set()
     for name, value in headers:
         if name == "set-cookie":
-            response.cookies.load(value)  # Django keeps cookies apart from headers
+            if value.split("=", 1)[0].strip() not in own:
+                response.cookies.load(value)  # Django keeps cookies apart from headers
         else:
             response[name] = value
     return response
@@ -103,7 +107,7 @@ class TokenGuardMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self._acall(request)
-        outcome = run_sync(self.authenticator.flow(_view(request)))
+        outcome = self.authenticator.authenticate(_view(request))
         if isinstance(outcome, ErrorResponse):
             return _render(outcome)
         auth = self._attach(request, outcome)
@@ -112,7 +116,7 @@ class TokenGuardMiddleware:
         return _apply(response, outcome.response_headers)  # type: ignore[arg-type]
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        outcome = await run_async(self.authenticator.flow(_view(request)))
+        outcome = await self.authenticator.aauthenticate(_view(request))
         if isinstance(outcome, ErrorResponse):
             return _render(outcome)
         auth = self._attach(request, outcome)
@@ -158,10 +162,10 @@ def set_login_cookies(
 ) -> HttpResponseBase:
     """Put the access, refresh and CSRF cookies of a login on a Django response."""
     cookies = get_authenticator().cookies.login_cookies(pair, csrf_value=csrf_value)
-    return _apply(response, [("set-cookie", c) for c in cookies])
+    return _apply(response, [("set-cookie", c) for c in cookies], keep_own=False)
 
 
 def clear_login_cookies(response: HttpResponseBase) -> HttpResponseBase:
     """Delete the three cookies (logout)."""
     cookies = get_authenticator().cookies.clear_cookies()
-    return _apply(response, [("set-cookie", c) for c in cookies])
+    return _apply(response, [("set-cookie", c) for c in cookies], keep_own=False)

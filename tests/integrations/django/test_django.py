@@ -370,8 +370,10 @@ def test_authenticator_as_a_dotted_path_to_a_factory() -> None:
     ("config", "named"),
     [
         pytest.param({"ISSUER": ISSUER, "SECRET": SECRET, "LEEWAY": "30"}, "LEEWAY", id="leeway"),
-        pytest.param({"ISSUER": ISSUER, "SECRET": SECRET, "JWKS": "x"}, "JWKS;", id="unknown"),
-        pytest.param({"SECRET": SECRET}, "ISSUER is required", id="missing-issuer"),
+        pytest.param(
+            {"ISSUER": ISSUER, "SECRET": SECRET, "JWKS": "x"}, "TOKENGUARD['JWKS']", id="unknown"
+        ),
+        pytest.param({"SECRET": SECRET}, "TOKENGUARD['ISSUER'] is required", id="missing-issuer"),
         pytest.param(
             {"ISSUER": ISSUER, "SECRET": SECRET, "JWKS_URL": "https://issuer.example/jwks"},
             "Set exactly one of",
