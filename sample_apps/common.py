@@ -7,6 +7,7 @@ is in `Shop.__init__` and is the part to copy into your own app.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import html
@@ -36,6 +37,28 @@ ISSUER = "http://127.0.0.1:8000"
 AUDIENCE = ["api://shop", "api://orders"]
 SCOPES = ("profile", "cart:read", "cart:write")
 DEMO_USERS = {"alice": "wonderland"}
+
+# A few lines of CSS keep the demo page readable; the element ids are what tests rely on.
+_HEAD = """<!doctype html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tokenguard shop</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; color: #222; max-width: 30rem;
+       margin: 3rem auto; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin: 0 0 1.5rem; }
+h2 { font-size: 1.15rem; margin: 1.5rem 0 0.5rem; }
+label { display: block; margin-bottom: 0.75rem; }
+label input { display: block; width: 100%; box-sizing: border-box; margin-top: 0.25rem; }
+input, button { font: inherit; padding: 0.4rem 0.7rem; border: 1px solid #bbb;
+                border-radius: 4px; }
+button { background: #2b59c3; border-color: #2b59c3; color: #fff; cursor: pointer; }
+#cart { padding-left: 1.25rem; }
+#cart:empty::before { content: "Your cart is empty."; color: #777; margin-left: -1.25rem; }
+#add { display: flex; gap: 0.5rem; }
+#add input { flex: 1; }
+#logout { margin-top: 1.5rem; background: #fff; color: #2b59c3; }
+.error { color: #b00020; }
+</style></head>"""
 
 
 @dataclass(frozen=True)
@@ -93,9 +116,18 @@ def load_or_create_key(data: Path) -> Key:
     data.mkdir(parents=True, exist_ok=True)
     path = data / "signing-key.pem"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(Key.generate("EdDSA").private_pem())
+        # Written in full under a temporary name, then linked into place: of several
+        # processes starting together (uvicorn --workers), one key wins and every process
+        # reads that one, never a half-written file.
+        temporary = data / f".signing-key-{os.getpid()}-{secrets.token_hex(4)}.pem"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Key.generate("EdDSA").private_pem())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            temporary.unlink()
     key = Key.from_pem(path.read_bytes(), alg="EdDSA")
     return key.with_kid(key.thumbprint())
 
@@ -219,8 +251,7 @@ document.getElementById("add").onsubmit = (e) => {{
 }};
 document.getElementById("logout").onclick = () => post("/logout");
 </script>"""
-        head = "<!doctype html><html><head><title>tokenguard shop</title></head>"
-        return f"{head}<body>{body}</body></html>"
+        return f"{_HEAD}<body>{body}</body></html>"
 
 
 def json_error(message: str) -> bytes:
