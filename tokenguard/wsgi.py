@@ -139,7 +139,12 @@ class TokenGuardMiddleware:
             request = request_view(environ)
             response = authenticator.error_response(auth.guard_error, request, extra)
             return _respond(start_response, response)
-        return body
+        if isinstance(body, (list, tuple)):
+            return body  # produced already: nothing runs while the server sends it
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
+            return body  # keep the server's sendfile path
+        return _BoundBody(body, auth)
 
     def _memoized(self, environ: WSGIEnviron) -> AuthResult | None:
         """A repeated Bearer-only request: the decision made for its first occurrence."""
@@ -154,3 +159,37 @@ class TokenGuardMiddleware:
 
 def _discard(data: bytes) -> None:
     """The ``write`` callable handed out for a response that is being replaced."""
+
+
+class _BoundBody:
+    """A lazily produced body, run with the request's auth state current, so a streaming
+    generator can still call `current_principal` (the app returned before the server
+    iterates it). ``close()`` is passed on, as PEP 3333 requires."""
+
+    __slots__ = ("_auth", "_body", "_iterator")
+
+    def __init__(self, body: Iterable[bytes], auth: RequestAuth) -> None:
+        self._body = body
+        self._auth = auth
+        self._iterator: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        token = _current.set(self._auth)
+        try:
+            if self._iterator is None:
+                self._iterator = iter(self._body)
+            return next(self._iterator)
+        finally:
+            _current.reset(token)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            token = _current.set(self._auth)
+            try:
+                close()
+            finally:
+                _current.reset(token)
