@@ -26,7 +26,8 @@ def _fail_closed(call: Call[Any], exc: Exception) -> Exception:
     if isinstance(exc, TokenError):
         return exc
     name = getattr(call.sync_fn, "__qualname__", repr(call.sync_fn))
-    logger.error("%s failed: %s: %s", name, type(exc).__name__, exc)
+    # The type only: a third-party message might quote a token. The cause stays chained.
+    logger.error("%s failed: %s", name, type(exc).__name__)
     error = BackendUnavailableError()
     error.__cause__ = exc
     return error

@@ -113,11 +113,18 @@ def require_claims(**expected: object) -> Callable[[Callable[P, R]], Callable[P,
     def check(auth: RequestAuth) -> None:
         claims = _principal(auth).claims
         for name, value in expected.items():
-            actual = claims.get(name)
-            if actual != value and not (isinstance(actual, list) and value in actual):
+            if name not in claims:  # a missing claim is not None
+                raise InsufficientScopeError(f"The access token lacks the required {name!r}.")
+            actual = claims[name]
+            if not (_same(actual, value) or (isinstance(actual, list) and value in actual)):
                 raise InsufficientScopeError(f"The access token lacks the required {name!r}.")
 
     return _guard(check)
+
+
+def _same(actual: object, expected: object) -> bool:
+    # Strict where Python is loose: True is not 1 (nor 1.0).
+    return actual == expected and isinstance(actual, bool) is isinstance(expected, bool)
 
 
 def require_fresh(

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from cachetools import FIFOCache
 
+from ._http import client_secret_basic
 from .errors import ConfigError, InactiveTokenError, IntrospectionUnavailableError
 from .principal import Principal
 from .protocols import Clock
@@ -62,7 +63,7 @@ class IntrospectionResolver:
         if not url.startswith("https://") and not (allow_http and url.startswith("http://")):
             raise ConfigError("The introspection endpoint must be an https:// URL.")
         if auth is None and client_id is not None and client_secret is not None:
-            auth = httpx.BasicAuth(client_id, client_secret)
+            auth = client_secret_basic(client_id, client_secret)
         if auth is None:
             raise ConfigError(
                 "Introspection needs client credentials (client_id and client_secret, or "

@@ -95,7 +95,9 @@ def login_redirect(url: str, *, param: str = "next") -> ErrorHandler:
         accept = request.header("accept") or ""
         if error.status != 401 or request.method != "GET" or "text/html" not in accept:
             return None
-        target = f"{url}{'&' if '?' in url else '?'}{param}={quote(request.path)}"
+        # "//evil.example" would be another host to a login page that follows ``next``.
+        path = "/" + request.path.lstrip("/")
+        target = f"{url}{'&' if '?' in url else '?'}{param}={quote(path)}"
         return ErrorResponse(303, [("location", target), ("cache-control", "no-store")])
 
     return handler

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 from cachetools import TTLCache
 
+from ._http import client_secret_basic
 from .errors import ConfigError, InactiveTokenError, TokenError, TokenSourceUnavailableError
 from .issuer import TokenPair
 from .protocols import Clock
@@ -77,7 +78,7 @@ class OAuth2TokenSource:
         ):
             raise ConfigError("The token endpoint must be an https:// URL.")
         if auth is None and client_id is not None and client_secret is not None:
-            auth = httpx.BasicAuth(client_id, client_secret)
+            auth = client_secret_basic(client_id, client_secret)
         self.token_url = token_url
         self._auth = auth
         self._client_id = client_id if auth is None else None

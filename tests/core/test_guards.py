@@ -501,3 +501,32 @@ def test_partial_handlers_are_guarded_too() -> None:
     with bind(auth_for(principal())):
         assert guarded("r") == "ok"
     assert handler.calls == [("r", 3)]
+
+
+@pytest.mark.parametrize(
+    ("expected", "claims"),
+    [
+        pytest.param({"admin": True}, {"admin": 1}, id="true-is-not-1"),
+        pytest.param({"admin": 1}, {"admin": True}, id="1-is-not-true"),
+        pytest.param({"tenant": None}, {}, id="missing-is-not-none"),
+    ],
+)
+def test_require_claims_is_strict_about_types(
+    expected: dict[str, object], claims: dict[str, object]
+) -> None:
+    from tokenguard import (
+        AuthResult,
+        InsufficientScopeError,
+        Principal,
+        RequestAuth,
+        bind,
+        require_claims,
+    )
+
+    @require_claims(**expected)
+    def handler() -> str:
+        return "ok"
+
+    auth = RequestAuth(AuthResult(Principal("alice", claims)))
+    with bind(auth), pytest.raises(InsufficientScopeError):
+        handler()

@@ -258,6 +258,8 @@ def page(path: str = "/cart", *, method: str = "GET", accept: str | None = HTML)
         pytest.param("/p?q#f", "/login?next=/p%3Fq%23f", id="question-and-hash"),
         pytest.param("/caf\u00e9", "/login?next=/caf%C3%A9", id="non-ascii"),
         pytest.param("/%2e%2e", "/login?next=/%252e%252e", id="percent"),
+        # "//evil.example" would name another host to a login page following ``next``.
+        pytest.param("//evil.example/x", "/login?next=/evil.example/x", id="no-open-redirect"),
     ],
 )
 def test_login_redirect_for_html_pages(path: str, location: str) -> None:

@@ -81,6 +81,17 @@ def test_is_a_token_source() -> None:
 # -- OAuth2TokenSource: the request ------------------------------------------------------------
 
 
+def test_basic_credentials_are_form_encoded_first() -> None:
+    # RFC 6749 section 2.3.1: id and secret are application/x-www-form-urlencoded before
+    # Basic, so a ':' in the id cannot shift the split point on the server.
+    from tokenguard._http import client_secret_basic
+
+    auth = client_secret_basic("app:1", "s\u00e9cret +")
+    request = next(auth.auth_flow(httpx.Request("POST", "https://as.example/token")))
+    raw = base64.b64decode(request.headers["authorization"].split()[1]).decode()
+    assert raw == "app%3A1:s%C3%A9cret+%2B"
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_request_is_a_refresh_grant_with_basic_auth(
     mode: str, http_server: ScriptedHTTPServer, token_url: str
