@@ -223,6 +223,10 @@ class TokenValidator:
             cache off. Revocation is still checked on every hit.
         opaque_resolver: resolves tokens that are not JWTs (store lookup, introspection).
         revocation: consulted after every successful validation.
+        revocation_ttl: seconds a "not revoked" answer may be reused in this process
+            (default 0: ask the store every time). With a value above 0, a revocation
+            made elsewhere takes up to that long to be honoured here; in exchange, cache
+            hits stop costing a store round trip each.
 
     Raises:
         ConfigError: inconsistent or unsafe options.
@@ -244,6 +248,7 @@ class TokenValidator:
         cache_size: int = 10_000,
         opaque_resolver: OpaqueTokenResolver | None = None,
         revocation: RevocationChecker | None = None,
+        revocation_ttl: float = 0,
     ) -> None:
         if keys is not None and not isinstance(keys, (KeySet, KeyProvider)):
             keys = KeySet(keys)
@@ -281,6 +286,12 @@ class TokenValidator:
         self._max_length = max_token_length
         self._opaque = opaque_resolver
         self._revocation = revocation
+        if not _is_number(revocation_ttl) or not 0 <= revocation_ttl <= 300:
+            raise ConfigError("revocation_ttl must be between 0 and 300 seconds.")
+        self._revocation_ttl = revocation_ttl
+        self._not_revoked: FIFOCache[bytes, float] | None = (
+            FIFOCache(maxsize=cache_size or 10_000) if revocation and revocation_ttl else None
+        )
         self._cache: FIFOCache[bytes, tuple[Principal, float]] | None = (
             FIFOCache(maxsize=cache_size) if cache_size else None
         )
@@ -314,9 +325,11 @@ class TokenValidator:
     def clear_cache(self) -> None:
         """Forget every validated token (after a key was withdrawn, for instance)."""
         self._generation += 1  # results memoised from the cache are void too
-        if self._cache is not None:
-            with self._cache_lock:
+        with self._cache_lock:
+            if self._cache is not None:
                 self._cache.clear()
+            if self._not_revoked is not None:
+                self._not_revoked.clear()
 
     @property
     def clock(self) -> Clock:
@@ -382,12 +395,24 @@ class TokenValidator:
                 else "The access token is malformed."
             )
         if self._revocation is not None:
-            revoked = yield Call(
-                self._revocation.is_revoked, self._revocation.ais_revoked, principal
-            )
-            if revoked:
-                raise RevokedTokenError()
+            yield from self._revocation_flow(token, principal)
         return principal
+
+    def _revocation_flow(self, token: str, principal: Principal) -> Flow[None]:
+        remembered = self._not_revoked
+        if remembered is not None:
+            key = _digest(token)
+            until = remembered.get(key)
+            if until is not None and self._clock() < until:
+                return
+        checker = self._revocation
+        if checker is None:  # pragma: no cover - callers check
+            return
+        if (yield Call(checker.is_revoked, checker.ais_revoked, principal)):
+            raise RevokedTokenError()
+        if remembered is not None:
+            with self._cache_lock:
+                remembered[key] = self._clock() + self._revocation_ttl
 
     def _jwt_flow(self, token: str) -> Flow[Principal]:
         header_seg, payload_seg, signature_seg = token.split(".")
