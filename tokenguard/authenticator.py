@@ -36,6 +36,7 @@ from .validator import TokenValidator
 __all__ = ["AuthEvent", "AuthListener", "Authenticator"]
 
 logger = logging.getLogger("tokenguard")
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,7 @@ class Authenticator:
         if memo is None:
             return None
         try:
-            result, until, generation = memo[hashlib.sha256(authorization).digest()]
+            result, until, generation = memo[_sha256(authorization).digest()]
         except KeyError:
             return None
         if generation == self.validator._generation and self._clock() < until:
