@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from bench._harness import Benchmark, Request
 
 #: Benchmark modules of this package, run in this order.
-BENCHMARKS: tuple[str, ...] = ("validate", "adapters")
+BENCHMARKS: tuple[str, ...] = ("validate", "adapters", "stores")
 
 
 def _positive(text: str) -> int:

@@ -306,15 +306,15 @@ class TokenValidator:
         Raises:
             TokenError: a subclass that says precisely why (see `tokenguard.errors`).
         """
-        hit = self._cached(token)
-        if hit is not None and self._revocation is None:
+        digest, hit = self._lookup(token)
+        if hit is not None and (self._revocation is None or self._known_unrevoked(digest)):
             return hit
         return run_sync(self._flow(token, hit))
 
     async def avalidate(self, token: str) -> Principal:
         """Async `validate`: key fetches, introspection and store checks never block."""
-        hit = self._cached(token)
-        if hit is not None and self._revocation is None:
+        digest, hit = self._lookup(token)
+        if hit is not None and (self._revocation is None or self._known_unrevoked(digest)):
             return hit
         return await run_async(self._flow(token, hit))
 
@@ -356,20 +356,33 @@ class TokenValidator:
     # -- internals ---------------------------------------------------------------------
 
     def _cached(self, token: str) -> Principal | None:
+        return self._lookup(token)[1]
+
+    def _lookup(self, token: str) -> tuple[bytes | None, Principal | None]:
+        """The token's digest (when there is a cache) and its cached principal."""
         if type(token) is not str:
             raise MalformedTokenError("The access token must be a string.")
         if len(token) > self._max_length:
             raise MalformedTokenError("The access token is too long.")
         cache = self._cache
         if cache is None:
-            return None
+            return None, None
+        digest = _digest(token)
         try:
-            principal, expires = cache[_digest(token)]
+            principal, expires = cache[digest]
         except KeyError:
-            return None
+            return digest, None
         if self._clock() < expires:
-            return principal
-        return None
+            return digest, principal
+        return digest, None
+
+    def _known_unrevoked(self, digest: bytes | None) -> bool:
+        """True while a 'not revoked' answer for this token may still be reused."""
+        remembered = self._not_revoked
+        if remembered is None or digest is None:
+            return False
+        until = remembered.get(digest)
+        return until is not None and self._clock() < until
 
     def _remember(self, token: str, principal: Principal, now: float, policy: IssuerPolicy) -> None:
         exp = principal.expires_at

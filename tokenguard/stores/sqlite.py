@@ -118,6 +118,7 @@ class SQLiteStore:
         # transaction on the connection to one thread, which makes check_same_thread=False
         # safe.
         self._lock = threading.Lock()
+        self._busy_ms = -1000
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._inherited: list[sqlite3.Connection] = []
@@ -177,6 +178,7 @@ class SQLiteStore:
             conn.close()
             raise
         self._conn, self._pid = conn, os.getpid()
+        self._busy_ms = -1000  # a new connection has SQLite's default: set ours
         return conn
 
     @contextmanager
@@ -191,7 +193,9 @@ class SQLiteStore:
             conn = self._open()
             # The time spent waiting for the lock comes off SQLite's own wait: one deadline.
             wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            if abs(wait_ms - self._busy_ms) > 20:  # a PRAGMA per call would cost ~2 us
+                conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+                self._busy_ms = wait_ms
             if not write:
                 yield conn
                 return
