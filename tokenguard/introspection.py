@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import ssl
 import threading
 import time
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from cachetools import FIFOCache
 
-from ._http import client_secret_basic
+from ._http import Endpoint, Fetched, client_secret_basic
 from .errors import ConfigError, InactiveTokenError, IntrospectionUnavailableError
 from .principal import Principal
 from .protocols import Clock
@@ -31,14 +31,18 @@ class IntrospectionResolver:
 
     Args:
         url: the introspection endpoint (``https://`` unless ``allow_http``).
-        client_id, client_secret: credentials sent with HTTP Basic (RFC 7662 section 2.1
-            requires the protected resource to authenticate); or pass ``auth``.
+        client_id: the client id, sent with HTTP Basic (RFC 7662 section 2.1 requires
+            the protected resource to authenticate); or pass ``auth``.
+        client_secret: the client secret, sent with HTTP Basic.
         auth: any httpx auth (for a bearer credential, mTLS is set on the client).
-        issuer, audience: when set, the answer's ``iss`` must equal it and its ``aud``
-            must contain it.
-        cache_ttl, negative_ttl, cache_size: the answer cache (0 size turns it off).
+        issuer: when set, the answer's ``iss`` must equal it.
+        audience: when set, the answer's ``aud`` must contain it.
+        cache_ttl: seconds an active answer is reused (never past the token's ``exp``).
+        negative_ttl: seconds an inactive answer is reused.
+        cache_size: answers remembered (0 turns the cache off).
         timeout: seconds one call may take.
-        client, async_client: httpx clients to reuse; by default one is made per call.
+        client: an httpx client to reuse; by default one is made per call.
+        async_client: likewise, an httpx async client for `aresolve`.
         clock: the time source.
     """
 
@@ -75,13 +79,9 @@ class IntrospectionResolver:
         self._audience = audience
         self._ttl = cache_ttl
         self._negative_ttl = negative_ttl
-        self._timeout = timeout
-        self._client = client
-        self._async_client = async_client
-        # Loading the CA bundle takes tens of milliseconds: do it once here, not in every
-        # per-call client (where, on the async path, it would stall the event loop).
-        self._verify: ssl.SSLContext | bool = (
-            httpx.create_ssl_context() if client is None or async_client is None else True
+        # Answers are bounded in size and total time; the CA bundle is loaded once.
+        self._endpoint = Endpoint(
+            url, timeout=timeout, max_bytes=64 * 1024, client=client, async_client=async_client
         )
         self._clock = clock
         self._cache: FIFOCache[bytes, tuple[Principal | None, float]] | None = (
@@ -112,16 +112,16 @@ class IntrospectionResolver:
         with self._lock:
             self._cache[digest] = (principal, until)
 
-    def _interpret(self, response: httpx.Response | Exception) -> Principal | None:
+    def _interpret(self, response: Fetched | Exception) -> Principal | None:
         if isinstance(response, Exception):
             logger.warning("introspection at %s failed: %s", self.url, type(response).__name__)
             raise IntrospectionUnavailableError()
-        if response.status_code != 200:
-            logger.warning("introspection at %s answered HTTP %d", self.url, response.status_code)
+        if response.status != 200:
+            logger.warning("introspection at %s answered HTTP %d", self.url, response.status)
             raise IntrospectionUnavailableError()
         try:
-            answer = response.json()
-        except ValueError:
+            answer = json.loads(response.body)
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict) or not isinstance(answer.get("active"), bool):
             logger.warning("introspection at %s answered a malformed document", self.url)
@@ -150,7 +150,7 @@ class IntrospectionResolver:
         subject = answer.get("sub") or answer.get("username") or ""
         return Principal(subject if isinstance(subject, str) else "", claims, kind="opaque")
 
-    def _finish(self, digest: bytes, response: httpx.Response | Exception) -> Principal:
+    def _finish(self, digest: bytes, response: Fetched | Exception) -> Principal:
         principal = self._interpret(response)
         self._remember(digest, principal)
         if principal is None:
@@ -169,17 +169,7 @@ class IntrospectionResolver:
             return self._cached(digest)
         except KeyError:
             pass
-        response: httpx.Response | Exception
-        try:
-            if self._client is not None:
-                response = self._client.post(
-                    self.url, data=self._form(token), auth=self._auth, timeout=self._timeout
-                )
-            else:
-                with httpx.Client(timeout=self._timeout, verify=self._verify) as client:
-                    response = client.post(self.url, data=self._form(token), auth=self._auth)
-        except httpx.HTTPError as exc:
-            response = exc
+        response = self._endpoint.send("POST", data=self._form(token), auth=self._auth)
         return self._finish(digest, response)
 
     async def aresolve(self, token: str) -> Principal:
@@ -189,15 +179,5 @@ class IntrospectionResolver:
             return self._cached(digest)
         except KeyError:
             pass
-        response: httpx.Response | Exception
-        try:
-            if self._async_client is not None:
-                response = await self._async_client.post(
-                    self.url, data=self._form(token), auth=self._auth, timeout=self._timeout
-                )
-            else:
-                async with httpx.AsyncClient(timeout=self._timeout, verify=self._verify) as client:
-                    response = await client.post(self.url, data=self._form(token), auth=self._auth)
-        except httpx.HTTPError as exc:
-            response = exc
+        response = await self._endpoint.asend("POST", data=self._form(token), auth=self._auth)
         return self._finish(digest, response)

@@ -15,13 +15,13 @@ import asyncio
 import json
 import logging
 import re
-import ssl
 import threading
 import time
 from collections.abc import Mapping
 
 import httpx
 
+from ._http import Endpoint, Fetched, FetchLimitError
 from .errors import ConfigError, KeySourceUnavailableError
 from .keys import KeySet
 from .protocols import Clock
@@ -42,15 +42,17 @@ class RemoteJWKS:
     Args:
         url: the JWKS URL (``https://`` unless ``allow_http`` for loopback tests).
         default_ttl: seconds to keep a document whose response has no ``max-age``.
-        min_ttl, max_ttl: bounds applied to the issuer's ``max-age``.
+        min_ttl: lower bound applied to the issuer's ``max-age``.
+        max_ttl: upper bound applied to the issuer's ``max-age``.
         unknown_kid_interval: least seconds between refetches caused by unknown kids.
         retry_interval: least seconds between attempts after a failed fetch.
         timeout: seconds one fetch may take in all.
         default_alg: algorithm for JWKs that carry no ``alg`` (otherwise they are skipped).
         max_bytes: documents larger than this are refused.
         clock: the time source.
-        client, async_client: httpx clients to use; by default a short-lived client is
-            made for each fetch (fetches are rare).
+        client: an httpx client to use; by default a short-lived client is made for each
+            fetch (fetches are rare).
+        async_client: likewise, an httpx async client for `aget_keys`.
         allow_http: accept a plain ``http://`` URL (tests on 127.0.0.1 only).
     """
 
@@ -83,14 +85,10 @@ class RemoteJWKS:
         self._retry_interval = retry_interval
         self._timeout = timeout
         self._default_alg = default_alg
-        self._max_bytes = max_bytes
         self._clock = clock
-        self._client = client
-        self._async_client = async_client
-        # Loading the CA bundle takes tens of milliseconds: do it once here, not in every
-        # per-fetch client (where, on the async path, it would stall the event loop).
-        self._verify: ssl.SSLContext | bool = (
-            httpx.create_ssl_context() if client is None or async_client is None else True
+        # Size and total time are bounded on every fetch; the CA bundle is loaded once.
+        self._endpoint = Endpoint(
+            url, timeout=timeout, max_bytes=max_bytes, client=client, async_client=async_client
         )
 
         self._keys: KeySet | None = None
@@ -138,13 +136,11 @@ class RemoteJWKS:
             return self._default_ttl
         return min(max(float(match.group(1)), self._min_ttl), self._max_ttl)
 
-    def _parse(self, response: httpx.Response) -> KeySet:
-        if response.status_code != 200:
-            raise _FetchFailed(f"HTTP {response.status_code}")
-        if len(response.content) > self._max_bytes:
-            raise _FetchFailed(f"document larger than {self._max_bytes} bytes")
+    def _parse(self, response: Fetched) -> KeySet:
+        if response.status != 200:
+            raise _FetchFailed(f"HTTP {response.status}")
         try:
-            document = json.loads(response.content)
+            document = json.loads(response.body)
             keys = KeySet.from_jwks(document, default_alg=self._default_alg, skip_unusable=True)
         # ConfigError is a ValueError; TypeError comes from odd member types (key_ops: [{}]).
         except (ValueError, TypeError, RecursionError) as exc:
@@ -176,9 +172,10 @@ class RemoteJWKS:
                     "keeping the last good keys" if self._keys else "no keys yet",
                 )
 
-    def _complete(self, response: httpx.Response | Exception) -> None:
+    def _complete(self, response: Fetched | Exception) -> None:
         if isinstance(response, Exception):
-            self._record(_FetchFailed(type(response).__name__))
+            detail = str(response) if isinstance(response, FetchLimitError) else ""
+            self._record(_FetchFailed(detail or type(response).__name__))
             return
         try:
             keys = self._parse(response)
@@ -204,14 +201,8 @@ class RemoteJWKS:
                 return
             self._complete(self._send_sync())
 
-    def _send_sync(self) -> httpx.Response | Exception:
-        try:
-            if self._client is not None:
-                return self._client.get(self.url, timeout=self._timeout)
-            with httpx.Client(timeout=self._timeout, verify=self._verify) as client:
-                return client.get(self.url)
-        except httpx.HTTPError as exc:
-            return exc
+    def _send_sync(self) -> Fetched | Exception:
+        return self._endpoint.send("GET")
 
     def _start_background_thread(self) -> None:
         with self._lock:
@@ -247,16 +238,7 @@ class RemoteJWKS:
         return task
 
     async def _afetch(self) -> None:
-        response: httpx.Response | Exception
-        try:
-            if self._async_client is not None:
-                response = await self._async_client.get(self.url, timeout=self._timeout)
-            else:
-                async with httpx.AsyncClient(timeout=self._timeout, verify=self._verify) as client:
-                    response = await client.get(self.url)
-        except httpx.HTTPError as exc:
-            response = exc
-        self._complete(response)
+        self._complete(await self._endpoint.asend("GET"))
 
     # -- introspection -------------------------------------------------------------
 

@@ -8,16 +8,17 @@ asks an OAuth 2.0 token endpoint (``grant_type=refresh_token``, RFC 6749 section
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
 from collections.abc import Awaitable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from cachetools import TTLCache
 
-from ._http import client_secret_basic
+from ._http import Endpoint, Fetched, client_secret_basic
 from .errors import ConfigError, InactiveTokenError, TokenError, TokenSourceUnavailableError
 from .issuer import TokenPair
 from .protocols import Clock
@@ -51,12 +52,18 @@ class OAuth2TokenSource:
 
     Args:
         token_url: the endpoint (``https://`` unless ``allow_http``).
-        client_id, client_secret: sent with HTTP Basic (RFC 6749 section 2.3.1); or ``auth``.
+        client_id: sent with HTTP Basic (RFC 6749 section 2.3.1) together with
+            ``client_secret``; alone, it is sent in the body (a public client).
+        client_secret: the client's secret, sent with HTTP Basic.
+        auth: any httpx auth, instead of ``client_id`` and ``client_secret``.
         scope: optional ``scope`` parameter to send.
         refresh_lifetime: cookie lifetime for the refresh token when the endpoint does not
             say (seconds).
-        timeout: seconds one call may take.
-        client, async_client: httpx clients to reuse; by default one is made per call.
+        default_expires_in: access-token lifetime to assume when the answer has no
+            ``expires_in`` (RFC 6749 section 5.1 makes it optional).
+        timeout: seconds one call may take in all.
+        client: an httpx client to reuse; by default one is made per call.
+        async_client: likewise, an httpx async client for `arefresh`.
     """
 
     def __init__(
@@ -68,6 +75,7 @@ class OAuth2TokenSource:
         auth: httpx.Auth | None = None,
         scope: str | None = None,
         refresh_lifetime: int = 14 * 86_400,
+        default_expires_in: int = 300,
         timeout: float = 10.0,
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
@@ -84,9 +92,14 @@ class OAuth2TokenSource:
         self._client_id = client_id if auth is None else None
         self._scope = scope
         self._refresh_lifetime = refresh_lifetime
-        self._timeout = timeout
-        self._client = client
-        self._async_client = async_client
+        self._default_expires_in = default_expires_in
+        self._endpoint = Endpoint(
+            token_url,
+            timeout=timeout,
+            max_bytes=64 * 1024,
+            client=client,
+            async_client=async_client,
+        )
 
     def _form(self, refresh_token: str) -> dict[str, str]:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
@@ -96,39 +109,37 @@ class OAuth2TokenSource:
             form["client_id"] = self._client_id
         return form
 
-    def _pair(self, refresh_token: str, response: httpx.Response | Exception) -> TokenPair:
+    def _pair(self, refresh_token: str, response: Fetched | Exception) -> TokenPair:
         if isinstance(response, Exception):
             logger.warning("token endpoint %s failed: %s", self.token_url, type(response).__name__)
             raise TokenSourceUnavailableError()
-        if response.status_code in (400, 401):
+        if response.status in (400, 401):
             code = _error_code(response)
-            if response.status_code == 401 or code in _CLIENT_ERRORS:
+            if response.status == 401 or code in _CLIENT_ERRORS:
                 # RFC 6749 section 5.2: this client's credentials or configuration were
                 # refused, not the user's refresh token; keep the session for a retry.
                 logger.warning(
                     "token endpoint %s refused this client: HTTP %d %s",
                     self.token_url,
-                    response.status_code,
+                    response.status,
                     code,
                 )
                 raise TokenSourceUnavailableError()
             # invalid_grant: the refresh token is no good (RFC 6749 section 5.2).
             raise InactiveTokenError("The refresh token was refused.")
-        if response.status_code != 200:
-            logger.warning(
-                "token endpoint %s answered HTTP %d", self.token_url, response.status_code
-            )
+        if response.status != 200:
+            logger.warning("token endpoint %s answered HTTP %d", self.token_url, response.status)
             raise TokenSourceUnavailableError()
         try:
-            body = response.json()
+            body = json.loads(response.body)
             access = body["access_token"]
-            expires_in = int(body.get("expires_in", 0))
+            expires_in = int(body.get("expires_in", self._default_expires_in))
             lifetime = body.get("refresh_expires_in", self._refresh_lifetime)
             if not isinstance(lifetime, (int, float)):
                 lifetime = self._refresh_lifetime
             refresh_expires_in = int(lifetime)
         # OverflowError, ValueError: Python's JSON parser accepts 1e999, Infinity and NaN.
-        except (ValueError, KeyError, TypeError, OverflowError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             body, access = None, None
         if not isinstance(body, dict) or not isinstance(access, str):
             logger.warning("token endpoint %s answered a malformed document", self.token_url)
@@ -141,48 +152,17 @@ class OAuth2TokenSource:
             refresh_expires_in,
         )
 
+    def _request(self, refresh_token: str) -> dict[str, Any]:
+        return {"data": self._form(refresh_token), "auth": self._auth or httpx.USE_CLIENT_DEFAULT}
+
     def refresh(self, refresh_token: str) -> TokenPair:
         """Ask the token endpoint for a new pair."""
-        response: httpx.Response | Exception
-        try:
-            if self._client is not None:
-                response = self._client.post(
-                    self.token_url,
-                    data=self._form(refresh_token),
-                    auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                    timeout=self._timeout,
-                )
-            else:
-                with httpx.Client(timeout=self._timeout) as client:
-                    response = client.post(
-                        self.token_url,
-                        data=self._form(refresh_token),
-                        auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                    )
-        except httpx.HTTPError as exc:
-            response = exc
+        response = self._endpoint.send("POST", **self._request(refresh_token))
         return self._pair(refresh_token, response)
 
     async def arefresh(self, refresh_token: str) -> TokenPair:
         """Async `refresh`."""
-        response: httpx.Response | Exception
-        try:
-            if self._async_client is not None:
-                response = await self._async_client.post(
-                    self.token_url,
-                    data=self._form(refresh_token),
-                    auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                    timeout=self._timeout,
-                )
-            else:
-                async with httpx.AsyncClient(timeout=self._timeout) as client:
-                    response = await client.post(
-                        self.token_url,
-                        data=self._form(refresh_token),
-                        auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                    )
-        except httpx.HTTPError as exc:
-            response = exc
+        response = await self._endpoint.asend("POST", **self._request(refresh_token))
         return self._pair(refresh_token, response)
 
 
@@ -190,10 +170,10 @@ class OAuth2TokenSource:
 _CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unsupported_grant_type"})
 
 
-def _error_code(response: httpx.Response) -> str | None:
+def _error_code(response: Fetched) -> str | None:
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(response.body)
+    except (ValueError, RecursionError):
         return None
     code = body.get("error") if isinstance(body, dict) else None
     return code if isinstance(code, str) else None

@@ -785,3 +785,24 @@ async def test_shared_async_client_is_used(
         jwks = remote(http_server.url(PATH), clock, async_client=client)
         await jwks.aget_keys()
     assert [r.headers.get("x-test") for r in http_server.requests()] == ["shared-async"]
+
+
+def test_a_compressed_bomb_is_cut_off_while_it_is_read(
+    http_server: ScriptedHTTPServer, clock: FrozenClock
+) -> None:
+    # 64 MiB of JSON-ish bytes in ~64 KiB of gzip: the limit must stop the decompression,
+    # not judge the document after all of it sits in memory.
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b'{"keys": [' + b" " * (64 * 1024 * 1024) + b"]}", compresslevel=9)
+    http_server.reply(PATH, body=bomb, headers={"Content-Encoding": "gzip"})
+    jwks = remote(http_server.url(PATH), clock, max_bytes=4096)
+    tracemalloc.start()
+    try:
+        with pytest.raises(KeySourceUnavailableError):
+            jwks.get_keys()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024

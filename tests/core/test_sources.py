@@ -203,6 +203,13 @@ async def test_given_clients_are_used(http_server: ScriptedHTTPServer, token_url
             TokenPair("new-access", REFRESH, 300, DEFAULT_LIFETIME),
             id="unusable-refresh-lifetime-ignored",
         ),
+        pytest.param(
+            # expires_in is optional (RFC 6749 section 5.1): assume the default, not 0,
+            # or every request would refresh again.
+            {"access_token": "new-access"},
+            TokenPair("new-access", REFRESH, 300, DEFAULT_LIFETIME),
+            id="no-expires-in",
+        ),
     ],
 )
 async def test_success(
@@ -215,6 +222,20 @@ async def test_success(
     http_server.reply(PATH, body=answer)
     pair = await call(mode, source_for(token_url))
     assert pair == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_gzip_bomb_is_refused_as_unavailable(
+    mode: str, http_server: ScriptedHTTPServer, token_url: str
+) -> None:
+    import gzip
+
+    bomb = gzip.compress(b'{"access_token": "' + b"a" * (8 * 1024 * 1024) + b'"}')
+    http_server.reply(PATH, body=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(TokenSourceUnavailableError):
+        await call(mode, source_for(token_url))
+    (request,) = http_server.requests(PATH)
+    assert request.headers["accept-encoding"] == "gzip, deflate"
 
 
 @pytest.mark.parametrize("mode", MODES)
