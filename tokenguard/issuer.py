@@ -76,19 +76,23 @@ def _successor_cipher(refresh_token: str) -> AESGCM:
     return AESGCM(hmac.new(refresh_token.encode(), _SUCCESSOR_INFO, hashlib.sha256).digest())
 
 
-def _seal(refresh_token: str, old_hash: str, pair: TokenPair) -> bytes:
+def _seal(refresh_token: str, old_hash: str, pair: TokenPair, now: float) -> bytes:
     nonce = secrets.token_bytes(12)
-    body = json.dumps([pair.access_token, pair.refresh_token, pair.expires_in]).encode()
+    # Absolute times, so a replay inside the grace window is told the real remaining lives.
+    ends = [now + pair.expires_in, now + pair.refresh_expires_in]
+    body = json.dumps([pair.access_token, pair.refresh_token, *ends]).encode()
     return nonce + _successor_cipher(refresh_token).encrypt(nonce, body, old_hash.encode())
 
 
-def _unseal(refresh_token: str, old_hash: str, blob: bytes, refresh_expires_in: int) -> TokenPair:
+def _unseal(refresh_token: str, old_hash: str, blob: bytes, now: float) -> TokenPair:
     try:
         body = _successor_cipher(refresh_token).decrypt(blob[:12], blob[12:], old_hash.encode())
     except InvalidTag as exc:  # pragma: no cover - only a corrupted store gets here
         raise InactiveTokenError("The refresh token is not active.") from exc
-    access, refresh, expires_in = json.loads(body)
-    return TokenPair(access, refresh, expires_in, refresh_expires_in)
+    access, refresh, access_end, refresh_end = json.loads(body)
+    return TokenPair(
+        access, refresh, max(0, round(access_end - now)), max(0, int(refresh_end - now))
+    )
 
 
 class TokenIssuer:
@@ -131,6 +135,11 @@ class TokenIssuer:
             raise ConfigError("issuer must be a non-empty string.")
         if isinstance(keys, Key):
             keys = SigningKeys(keys.with_kid(keys.kid or "1"), retain=access_ttl + 300, clock=clock)
+        elif keys.retain < access_ttl:
+            raise ConfigError(
+                f"SigningKeys(retain={keys.retain}) would withdraw a key before the tokens it "
+                f"signed expire: retain must be at least access_ttl ({access_ttl})."
+            )
         self.keys = keys
         self.store = store
         self.issuer = issuer
@@ -171,7 +180,7 @@ class TokenIssuer:
             # just before it from a new login just after it (RFC 7519 allows fractions).
             "iat": math.floor(now * 1000) / 1000 if now % 1 else int(now),
             # Rounded up: a token never dies before the expires_in its client was told.
-            "exp": math.ceil(now) + (ttl or self.access_ttl),
+            "exp": math.ceil(now) + self._lifetime(ttl),
             "jti": secrets.token_urlsafe(16),
             **extra,
         }
@@ -263,14 +272,14 @@ class TokenIssuer:
             family_expires_at=record.family_expires_at or record.expires_at,
             fresh=False,
         )
-        sealed = _seal(refresh_token, old_hash, pair)
+        sealed = _seal(refresh_token, old_hash, pair, now)
         rotation = yield Call(
             store.rotate, store.arotate, old_hash, new, sealed, now=now, grace=self.refresh_grace
         )
         if rotation.outcome == "rotated":
             return pair
         if rotation.outcome == "grace" and rotation.successor is not None:
-            return _unseal(refresh_token, old_hash, rotation.successor, pair.refresh_expires_in)
+            return _unseal(refresh_token, old_hash, rotation.successor, now)
         if rotation.outcome == "reused":
             logger.warning(
                 "refresh token reuse detected for subject %r; family revoked", record.subject
@@ -355,7 +364,7 @@ class TokenIssuer:
 
         Validate it with ``issuer.validator()``, which resolves opaque tokens in the store.
         """
-        return run_sync(self._issue_opaque_flow(subject, scopes, claims, ttl or self.access_ttl))
+        return run_sync(self._issue_opaque_flow(subject, scopes, claims, self._lifetime(ttl)))
 
     async def aissue_opaque(
         self,
@@ -366,7 +375,7 @@ class TokenIssuer:
         ttl: int | None = None,
     ) -> str:
         """Async `issue_opaque`."""
-        flow = self._issue_opaque_flow(subject, scopes, claims, ttl or self.access_ttl)
+        flow = self._issue_opaque_flow(subject, scopes, claims, self._lifetime(ttl))
         return await run_async(flow)
 
     def revoke_opaque(self, token: str) -> None:
@@ -424,6 +433,15 @@ class TokenIssuer:
         # The store refuses what was issued strictly before `at`; a token minted at this
         # very clock reading (coarse clocks make that common) is held now and must go too.
         return math.nextafter(now, math.inf), now + self.refresh_ttl
+
+    def _lifetime(self, ttl: int | None) -> int:
+        if ttl is None:
+            return self.access_ttl
+        # A subject-wide revocation is remembered for refresh_ttl: no access token may
+        # outlive that memory, or it would come back to life.
+        if type(ttl) is not int or not 0 < ttl <= self.refresh_ttl:
+            raise ConfigError(f"ttl must be a whole number of seconds in 1..{self.refresh_ttl}.")
+        return ttl
 
     def _jti_of(self, principal: Principal) -> tuple[str, float]:
         jti, exp = principal.token_id, principal.expires_at

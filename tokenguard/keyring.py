@@ -38,6 +38,11 @@ class SigningKeys:
         # The first key is active from the beginning of time.
         self._entries[0] = (float("-inf"), key)
 
+    @property
+    def retain(self) -> float:
+        """Seconds a superseded key stays published."""
+        return self._retain
+
     def add(self, key: Key, *, activate_after: float = 3600) -> None:
         """Publish ``key`` now; it starts signing ``activate_after`` seconds from now.
 

@@ -209,11 +209,10 @@ def test_grace_window_returns_the_identical_pair(issuer: TokenIssuer, clock: Fro
     assert issuer.refresh(login.refresh_token) == pair  # same instant: equal in every field
     clock.advance(GRACE)  # the last moment of the window
     again = issuer.refresh(login.refresh_token)
-    assert (again.access_token, again.refresh_token, again.expires_in) == (
-        pair.access_token,
-        pair.refresh_token,
-        pair.expires_in,
-    )
+    assert (again.access_token, again.refresh_token) == (pair.access_token, pair.refresh_token)
+    # Lifetimes are what remains of the stored successor's, not a fresh pair's.
+    assert again.expires_in == pair.expires_in - GRACE
+    assert again.refresh_expires_in == pair.refresh_expires_in - GRACE
     # The family is still alive: the successor rotates normally.
     nxt = issuer.refresh(pair.refresh_token)
     assert issuer.validator().validate(nxt.access_token).subject == "alice"
@@ -589,15 +588,15 @@ def test_signing_key_rotation(memory: MemoryStore, clock: FrozenClock) -> None:
 
 
 def test_signing_keys_ring_can_be_passed_in(memory: MemoryStore, clock: FrozenClock) -> None:
-    ring = SigningKeys(Key.generate("ES256", kid="a"), retain=10, clock=clock)
-    issuer = make_issuer(memory, clock, ring)
+    ring = SigningKeys(Key.generate("ES256", kid="a"), retain=60, clock=clock)
+    issuer = make_issuer(memory, clock, ring, access_ttl=60)
     assert issuer.keys is ring
     ring.add(Key.generate("ES256", kid="b"), activate_after=0)
     token = issuer.issue_pair("alice").access_token
     assert header_of(token)["kid"] == "b"
-    clock.advance(10)
-    assert [jwk["kid"] for jwk in issuer.jwks()["keys"]] == ["b"]
     assert issuer.validator().validate(token).subject == "alice"
+    clock.advance(60)  # "a" was superseded 60 s ago: every token it signed has expired
+    assert [jwk["kid"] for jwk in issuer.jwks()["keys"]] == ["b"]
 
 
 def test_readers_never_see_a_ring_without_its_keys(clock: FrozenClock) -> None:
@@ -716,3 +715,18 @@ def test_grace_zero_turns_every_second_use_into_reuse(
     # Same instant, no grace: a replay, not a parallel request.
     raises_exactly(RevokedTokenError, issuer.refresh, login.refresh_token)
     raises_exactly(RevokedTokenError, issuer.refresh, pair.refresh_token)
+
+
+@pytest.mark.parametrize("ttl", [0, -5, 1.5, 14 * 86_400 + 1])
+def test_access_ttl_override_is_bounded(issuer: TokenIssuer, ttl: float) -> None:
+    # No access token may outlive the memory of a subject-wide revocation (refresh_ttl).
+    with pytest.raises(ConfigError):
+        issuer.issue_access("alice", ttl=ttl)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        issuer.issue_opaque("alice", ttl=ttl)  # type: ignore[arg-type]
+
+
+def test_signing_keys_must_outlive_the_access_tokens(clock: FrozenClock) -> None:
+    ring = SigningKeys(signing_key("EdDSA"), retain=60, clock=clock)
+    with pytest.raises(ConfigError, match="retain"):
+        TokenIssuer(ring, store=MemoryStore(clock=clock), issuer="i", audience="a", clock=clock)
