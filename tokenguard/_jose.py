@@ -84,7 +84,29 @@ def json_object(data: bytes, what: str) -> dict[str, Any]:
         raise MalformedTokenError(f"The access token {what} is not valid JSON.") from exc
     if type(value) is not dict:
         raise MalformedTokenError(f"The access token {what} is not a JSON object.")
+    if _SURROGATE_ESCAPE.search(text) is not None and not _encodable(value):
+        # A lone surrogate ("\ud800") is valid JSON but no valid text: it would fail
+        # later, in a log line, a header or a database driver.
+        raise MalformedTokenError(f"The access token {what} holds an unpaired surrogate.")
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: Any) -> bool:
+    """True when every string in a parsed JSON value is valid Unicode text."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def dumps_compact(value: Any) -> bytes:

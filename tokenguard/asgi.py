@@ -15,7 +15,7 @@ from .authenticator import Authenticator
 from .context import ASGI_SCOPE_KEY, AuthResult, RequestAuth, _current
 from .errors import TokenError
 from .extract import RequestView
-from .responses import ErrorResponse, without_cookies
+from .responses import ErrorResponse, extra_headers
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["TokenGuardMiddleware", "request_view"]
@@ -100,7 +100,7 @@ class TokenGuardMiddleware:
         app: the ASGI app to protect.
         authenticator: the shared configuration (validator, token source, cookies ...).
 
-    Example::
+    Example:
 
         app = TokenGuardMiddleware(app, Authenticator(validator, source=issuer))
     """
@@ -178,12 +178,8 @@ class TokenGuardMiddleware:
 def _with_extra(message: Message, extra: Sequence[tuple[str, str]]) -> Message:
     """The response start plus our headers, minus cookies the app sets itself."""
     headers = list(message.get("headers", ()))
-    own = {
-        value.split(b"=", 1)[0].strip().decode("latin-1")
-        for name, value in headers
-        if name.lower() == b"set-cookie"
-    }
-    return {**message, "headers": headers + _encode(without_cookies(extra, own))}
+    app = ((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers)
+    return {**message, "headers": headers + _encode(extra_headers(app, extra))}
 
 
 async def _nothing() -> None:

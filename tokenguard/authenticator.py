@@ -301,6 +301,8 @@ class Authenticator:
         ]
         if bearer and self.expose_refreshed_token:
             headers.append((self.expose_refreshed_token, pair.access_token))
+        # New tokens ride on this response: no cache may keep it (RFC 6749 section 5.1).
+        headers.append(("cache-control", "no-store"))
         logger.info("refreshed tokens for subject %r", principal.subject)
         if not bearer:
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,8 +16,8 @@ __all__ = [
     "ErrorResponse",
     "challenge",
     "default_error_response",
+    "extra_headers",
     "login_redirect",
-    "without_cookies",
 ]
 
 # RFC 6750 section 3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
@@ -67,16 +67,27 @@ def default_error_response(error: TokenError, realm: str) -> ErrorResponse:
     return ErrorResponse(error.status, headers, json.dumps(body).encode())
 
 
-def without_cookies(extra: Sequence[tuple[str, str]], names: set[str]) -> list[tuple[str, str]]:
-    """``extra`` minus the Set-Cookie headers for cookies in ``names``.
+def extra_headers(
+    app_headers: Iterable[tuple[str, str]], extra: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The adapter's ``extra`` headers that may join the app's response.
 
-    The adapters add refreshed cookies to the app's response; where the app sets a cookie
-    of the same name itself (a logout clearing them), the app's word is final.
+    The app's word is final: a cookie it sets itself (a logout clearing them) beats a
+    refreshed one of the same name, and its own Cache-Control beats ours.
     """
+    cookies: set[str] = set()
+    has_cache_control = False
+    for name, value in app_headers:
+        lowered = name.lower()
+        if lowered == "set-cookie":
+            cookies.add(value.split("=", 1)[0].strip())
+        elif lowered == "cache-control":
+            has_cache_control = True
     return [
         (name, value)
         for name, value in extra
-        if name != "set-cookie" or value.split("=", 1)[0].strip() not in names
+        if not (name == "set-cookie" and value.split("=", 1)[0].strip() in cookies)
+        and not (name == "cache-control" and has_cache_control)
     ]
 
 

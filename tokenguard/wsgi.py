@@ -18,7 +18,7 @@ from .authenticator import Authenticator
 from .context import WSGI_ENVIRON_KEY, AuthResult, RequestAuth, _current
 from .errors import TokenError
 from .extract import RequestView
-from .responses import ErrorResponse, without_cookies
+from .responses import ErrorResponse, extra_headers
 
 if TYPE_CHECKING:
     from .types import OptExcInfo, StartResponse, WSGIApp, WSGIEnviron
@@ -84,7 +84,7 @@ class TokenGuardMiddleware:
         app: the WSGI app to protect.
         authenticator: the shared configuration (validator, token source, cookies ...).
 
-    Example::
+    Example:
 
         app.wsgi_app = TokenGuardMiddleware(app.wsgi_app, Authenticator(validator))
     """
@@ -118,8 +118,7 @@ class TokenGuardMiddleware:
                 return _discard
             started = True
             if extra:
-                own = {v.split("=", 1)[0].strip() for n, v in headers if n.lower() == "set-cookie"}
-                headers = [*headers, *without_cookies(extra, own)]
+                headers = [*headers, *extra_headers(headers, extra)]
             return start_response(status, headers, exc_info)
 
         token = _current.set(auth)

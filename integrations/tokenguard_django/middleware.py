@@ -24,6 +24,7 @@ from tokenguard import (
     TokenPair,
     bind,
 )
+from tokenguard.responses import extra_headers
 from tokenguard.settings import authenticator_from_mapping
 
 _SPECIAL = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
@@ -66,12 +67,13 @@ def _view(request: HttpRequest) -> RequestView:
 def _apply(
     response: HttpResponseBase, headers: Sequence[tuple[str, str]], *, keep_own: bool = True
 ) -> HttpResponseBase:
-    # A cookie the view set itself (a logout clearing them) wins over a refreshed one.
-    own = set(response.cookies) if keep_own else set()
+    if keep_own:  # the view's own cookies and Cache-Control beat the adapter's
+        own = [("set-cookie", f"{name}=") for name in response.cookies]
+        own += [(name, value) for name, value in response.items()]
+        headers = extra_headers(own, headers)
     for name, value in headers:
         if name == "set-cookie":
-            if value.split("=", 1)[0].strip() not in own:
-                response.cookies.load(value)  # Django keeps cookies apart from headers
+            response.cookies.load(value)  # Django keeps cookies apart from headers
         else:
             response[name] = value
     return response

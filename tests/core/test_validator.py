@@ -1311,3 +1311,13 @@ async def test_errors_never_contain_the_token(
     exc = await assert_refused(check, validator, token, error)
     assert_token_not_disclosed(exc, token)
     assert exc.description == str(exc)
+
+
+def test_paired_surrogate_escapes_are_ordinary_text(
+    validator: TokenValidator, make_token: Callable[..., str]
+) -> None:
+    # An escaped emoji is a valid surrogate pair: it must not be mistaken for a lone one.
+    import json as _json
+
+    token = make_token("HS256", nickname=_json.loads('"\\ud83d\\ude00"'))
+    assert validator.validate(token).claims["nickname"] == "\U0001f600"
