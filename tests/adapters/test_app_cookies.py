@@ -111,3 +111,48 @@ def test_wsgi_app_clearing_cookies_wins(issuer: TokenIssuer, clock: FrozenClock)
     kept = last_values(cookies)
     assert all("Max-Age=0" in value for value in kept.values())
     assert len(cookies) == 3
+
+
+def _asgi_with_headers(headers: list[tuple[bytes, bytes]]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("app_headers", "expected"),
+    [
+        pytest.param([], ["no-store"], id="added"),
+        pytest.param([(b"cache-control", b"private, max-age=0")], ["private, max-age=0"], id="app"),
+    ],
+)
+def test_refreshed_responses_are_not_cached(
+    issuer: TokenIssuer,
+    clock: FrozenClock,
+    app_headers: list[tuple[bytes, bytes]],
+    expected: list[str],
+) -> None:
+    auth = Authenticator(issuer.validator(), source=issuer, cookies=POLICY)
+    middleware = ASGIMiddleware(_asgi_with_headers(app_headers), auth)
+    headers = expired_session(issuer, clock)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "headers": [(b"cookie", headers["cookie"].encode())],
+    }
+    asyncio.run(middleware(scope, receive, send))
+    response = sent[0]["headers"]
+    assert [v.decode() for n, v in response if n == b"cache-control"] == expected
+    assert any(n == b"set-cookie" for n, _ in response)  # the refresh did happen
