@@ -56,6 +56,7 @@ def login(request: HttpRequest) -> HttpResponseBase:
     response = JsonResponse(pair.to_dict()) if _is_json(request) else redirect("/", permanent=False)
     if not _is_json(request):
         response.status_code = 303
+    response["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
     return set_login_cookies(response, pair, csrf_value=csrf)
 
 
@@ -87,7 +88,9 @@ def refresh(request: HttpRequest) -> HttpResponse:
     token = _body(request).get("refresh_token")
     if not isinstance(token, str) or not token:
         return _error("Send {refresh_token}.", 400)
-    return JsonResponse(_shop().issuer.refresh(token).to_dict())
+    response = JsonResponse(_shop().issuer.refresh(token).to_dict())
+    response["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
+    return response
 
 
 @require_POST

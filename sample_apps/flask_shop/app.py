@@ -43,6 +43,7 @@ def create_app(options: Options) -> Flask:
             return Response(shop.page(None, error="Wrong username or password."), status=401)
         pair, csrf = shop.login(username)
         response = jsonify(pair.to_dict()) if request.is_json else redirect("/", code=303)
+        response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
         return set_login_cookies(response, pair, csrf_value=csrf)
 
     @app.get("/me")
@@ -71,7 +72,9 @@ def create_app(options: Options) -> Flask:
         token = _body().get("refresh_token")
         if not isinstance(token, str) or not token:
             return _json_error("Send {refresh_token}.", 400)
-        return jsonify(shop.issuer.refresh(token).to_dict())
+        response = jsonify(shop.issuer.refresh(token).to_dict())
+        response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
+        return response
 
     @app.post("/logout")
     def logout() -> BaseResponse:

@@ -29,6 +29,10 @@ async def _body(request: Request) -> dict[str, Any]:
     return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
 
 
+#: Token responses must not be cached (RFC 6749 section 5.1).
+NO_STORE = {"cache-control": "no-store"}
+
+
 def create_app(options: Options) -> FastAPI:
     """The shop as a FastAPI app."""
     shop = Shop(options)
@@ -54,7 +58,9 @@ def create_app(options: Options) -> FastAPI:
             return HTMLResponse(page, status_code=401)
         pair, csrf = await asyncio.to_thread(shop.login, username)
         response: Response = (
-            JSONResponse(pair.to_dict()) if is_json else RedirectResponse("/", status_code=303)
+            JSONResponse(pair.to_dict(), headers=NO_STORE)
+            if is_json
+            else RedirectResponse("/", status_code=303)
         )
         return set_login_cookies(response, pair, shop.cookies, csrf_value=csrf)
 
@@ -86,7 +92,7 @@ def create_app(options: Options) -> FastAPI:
         if not isinstance(token, str) or not token:
             return Response(json_error("Send {refresh_token}."), 400, media_type="application/json")
         pair = await shop.issuer.arefresh(token)  # TokenErrors become RFC 6750 answers
-        return JSONResponse(pair.to_dict())
+        return JSONResponse(pair.to_dict(), headers=NO_STORE)
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:

@@ -139,6 +139,7 @@ def test_json_login_answers_the_token_pair_and_sets_cookies(client: httpx.Client
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"  # RFC 6749 section 5.1
     body = response.json()
     assert sorted(body) == ["access_token", "expires_in", "refresh_token", "token_type"]
     assert body["token_type"] == "Bearer"
@@ -338,6 +339,7 @@ def test_refresh_rotates_allows_a_grace_window_then_revokes_the_family(
     rotated = client.post("/refresh", json={"refresh_token": first["refresh_token"]})
     rotated_at = time.monotonic()  # the server rotated between sent_at and now
     assert rotated.status_code == 200, rotated.text
+    assert rotated.headers["cache-control"] == "no-store"
     second = rotated.json()
     assert second["token_type"] == "Bearer"
     assert second["expires_in"] == ACCESS_TTL
