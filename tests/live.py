@@ -1,30 +1,39 @@
-"""The token side of the real-server tests (tests/asgi, tests/wsgi).
+"""What the real-server tests share: the token side, the server interface, client helpers.
 
-An issuer with an in-memory store on an adjustable clock (so access tokens expire without
-sleeping, even behind a real server), a counting token source in front of it, and helpers
-to read Set-Cookie headers as a browser would receive them.
+The servers are uvicorn (`tests.asgi.uvicorn_server`) and werkzeug
+(`tests.wsgi.werkzeug_server`), each serving the same small raw app behind tokenguard's
+middleware on 127.0.0.1, driven by httpx over loopback. The cases every server must pass run
+once per server in `tests/test_live_servers.py`; what only one of them does (chunked ASGI
+body messages, a WSGI generator and its close()) is tested in its own folder.
+
+The token side is an issuer with an in-memory store on an adjustable clock (so access tokens
+expire without sleeping, even behind a real server) and a counting token source in front of
+it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from typing import Any, Protocol
 
-from tests.conftest import NOW, FrozenClock, signing_key
+import httpx
+
+from tests.conftest import (
+    ACCESS_TTL,
+    NOW,
+    REFRESH_TTL,
+    CountingSource,
+    FrozenClock,
+    Login,
+    short_lived_issuer,
+)
 from tokenguard.authenticator import Authenticator
-from tokenguard.cookies import CookiePolicy, new_csrf_value
-from tokenguard.errors import TokenError
+from tokenguard.context import current_auth
+from tokenguard.cookies import CookiePolicy
 from tokenguard.issuer import TokenIssuer, TokenPair
-from tokenguard.stores import MemoryStore
 
-ISSUER = "https://live.example"
-AUDIENCE = "api://live"
-ACCESS_TTL = 60
-REFRESH_TTL = 14 * 86_400
 SCOPES = ("cart:read", "cart:write")
 #: Plain HTTP on loopback: no Secure flag, hence no __Host- prefix either.
 POLICY = CookiePolicy(secure=False)
@@ -33,45 +42,7 @@ ACCESS, REFRESH, CSRF = POLICY.access_cookie, POLICY.refresh_cookie, POLICY.csrf
 CHUNKS = [bytes([ord("A") + i]) * 65_536 for i in range(4)]
 
 
-class CountingSource:
-    """A TokenSource in front of the issuer: counts the calls that reach it, and stays in
-    flight for ``delay`` seconds so concurrent requests overlap; ``error`` fails them."""
-
-    def __init__(self, inner: TokenIssuer, *, delay: float = 0.0) -> None:
-        self.inner = inner
-        self.delay = delay
-        self.error: TokenError | None = None
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def refresh(self, refresh_token: str) -> TokenPair:
-        with self._lock:
-            self.calls += 1
-        time.sleep(self.delay)
-        if self.error is not None:
-            raise self.error
-        return self.inner.refresh(refresh_token)
-
-    async def arefresh(self, refresh_token: str) -> TokenPair:
-        with self._lock:
-            self.calls += 1
-        await asyncio.sleep(self.delay)
-        if self.error is not None:
-            raise self.error
-        return await self.inner.arefresh(refresh_token)
-
-
-@dataclass(frozen=True)
-class Session:
-    """A login made directly at the issuer (for tests that need no /login round trip)."""
-
-    pair: TokenPair
-    csrf: str
-
-    def cookie_header(self) -> str:
-        return f"{ACCESS}={self.pair.access_token}; {REFRESH}={self.pair.refresh_token}; " + (
-            f"{CSRF}={self.csrf}"
-        )
+# -- the token side ----------------------------------------------------------------------
 
 
 @dataclass
@@ -81,10 +52,9 @@ class TokenSide:
     source: CountingSource
     authenticator: Authenticator
 
-    def login(self, subject: str = "alice") -> Session:
-        csrf = new_csrf_value()
-        pair = self.issuer.issue_pair(subject, scopes=SCOPES, claims={"csrf": csrf})
-        return Session(pair, csrf)
+    def login(self, subject: str = "alice") -> Login:
+        """A login made directly at the issuer (for tests that need no /login round trip)."""
+        return Login.issue(self.issuer, subject, scopes=SCOPES, policy=POLICY)
 
     def expire_access(self) -> None:
         """Move past the access tokens' lifetime (refresh tokens live on)."""
@@ -92,21 +62,72 @@ class TokenSide:
 
 
 def token_side(*, delay: float = 0.0) -> TokenSide:
+    """A fresh token side; each refresh stays in flight for ``delay`` seconds."""
     clock = FrozenClock(NOW)
-    issuer = TokenIssuer(
-        signing_key("EdDSA"),
-        store=MemoryStore(clock=clock),
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        access_ttl=ACCESS_TTL,
-        refresh_ttl=REFRESH_TTL,
-        clock=clock,
-    )
+    issuer = short_lived_issuer(clock, issuer="https://live.example", audience="api://live")
     source = CountingSource(issuer, delay=delay)
     authenticator = Authenticator(
         issuer.validator(), source=source, cookies=POLICY, public=("/login",), clock=clock
     )
     return TokenSide(clock, issuer, source, authenticator)
+
+
+def whoami() -> dict[str, Any]:
+    """What the apps' ``GET /me`` answers: who the request is and how it was authenticated."""
+    auth = current_auth()
+    assert auth.principal is not None
+    return {
+        "sub": auth.principal.subject,
+        "refreshed": auth.result.refreshed,
+        "location": auth.result.location.kind if auth.result.location else None,
+    }
+
+
+# -- the servers -------------------------------------------------------------------------
+
+
+class LiveServer(Protocol):
+    """A real server on 127.0.0.1, running in a thread between ``__enter__`` and ``__exit__``,
+    serving the app in front of its ``side``."""
+
+    side: TokenSide
+    url: str
+
+    def __enter__(self) -> LiveServer: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
+def browser(server: LiveServer) -> httpx.Client:
+    """A browser-like client of ``server``: it keeps the cookies it is sent."""
+    return httpx.Client(base_url=server.url, timeout=10)
+
+
+def login(client: httpx.Client) -> dict[str, str]:
+    """Log in through ``POST /login``; returns the cookies the client then holds."""
+    response = client.post("/login")
+    assert response.status_code == 200
+    return dict(client.cookies)
+
+
+def stream_after_refresh(side: TokenSide, client: httpx.Client) -> None:
+    """Read ``GET /stream`` to its end with an expired access cookie: a chunked body without
+    Content-Length, whose headers carry the refreshed cookies, after exactly one refresh."""
+    before = login(client)
+    side.expire_access()
+    with client.stream("GET", "/stream") as response:
+        assert response.status_code == 200
+        assert response.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in response.headers
+        set_cookies = response.headers.get_list("set-cookie")
+        body = b"".join(response.iter_bytes())
+    assert body == b"".join(CHUNKS)
+    assert set_cookies == expected_refresh_cookies(set_cookies, before[CSRF], ACCESS_TTL + 1)
+    assert client.cookies[REFRESH] != before[REFRESH]
+    assert side.source.calls == 1
+
+
+# -- Set-Cookie ----------------------------------------------------------------------------
 
 
 def cookie_values(set_cookies: Sequence[str]) -> dict[str, str]:

@@ -9,9 +9,7 @@ callable behind `tokenguard.asgi.TokenGuardMiddleware` and by a raw WSGI callabl
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,19 +18,17 @@ import pytest
 
 from tests.adapters.apps import Probe, make_asgi_app, make_wsgi_app
 from tests.adapters.clients import ASGIClient, Client, WSGIClient
-from tests.conftest import FrozenClock, signing_key
+from tests.conftest import CountingSource, FrozenClock, Login, short_lived_issuer
 from tokenguard import asgi, wsgi
 from tokenguard.authenticator import Authenticator
-from tokenguard.cookies import CookiePolicy, new_csrf_value
+from tokenguard.cookies import CookiePolicy
 from tokenguard.errors import StoreUnavailableError
-from tokenguard.issuer import TokenIssuer, TokenPair
+from tokenguard.issuer import TokenIssuer
 from tokenguard.principal import Principal
 from tokenguard.stores import MemoryStore
 
 ISSUER = "https://shop.example"
 AUDIENCE = "api://shop"
-ACCESS_TTL = 60
-REFRESH_TTL = 14 * 86_400
 POLICY = CookiePolicy()
 ACCESS, REFRESH, CSRF = POLICY.access_cookie, POLICY.refresh_cookie, POLICY.csrf_cookie
 
@@ -77,25 +73,6 @@ class SwitchableStore:
         return call
 
 
-class CountingSource:
-    """A TokenSource that counts the calls reaching the issuer behind it."""
-
-    def __init__(self, inner: TokenIssuer) -> None:
-        self.inner = inner
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def refresh(self, refresh_token: str) -> TokenPair:
-        with self._lock:
-            self.calls += 1
-        return self.inner.refresh(refresh_token)
-
-    async def arefresh(self, refresh_token: str) -> TokenPair:
-        self.calls += 1
-        await asyncio.sleep(0)  # stay in flight while the other requests arrive
-        return await self.inner.arefresh(refresh_token)
-
-
 class CountingLoader:
     """A UserLoader counting its calls."""
 
@@ -109,32 +86,6 @@ class CountingLoader:
     async def aload(self, principal: Principal) -> dict[str, str]:
         self.calls += 1
         return {"name": principal.subject.title()}
-
-
-@dataclass(frozen=True)
-class Session:
-    """A login: its pair and its CSRF value."""
-
-    pair: TokenPair
-    csrf: str
-
-    @property
-    def access(self) -> str:
-        return self.pair.access_token
-
-    @property
-    def refresh(self) -> str:
-        return self.pair.refresh_token
-
-    def cookies(
-        self, *, access: bool = True, refresh: bool = True, csrf: bool = True
-    ) -> dict[str, str]:
-        jar = {ACCESS: self.access, REFRESH: self.refresh, CSRF: self.csrf}
-        keep = {ACCESS: access, REFRESH: refresh, CSRF: csrf}
-        return {name: value for name, value in jar.items() if keep[name]}
-
-    def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
 
 
 @dataclass
@@ -151,12 +102,8 @@ class Shop:
         *,
         scopes: Sequence[str] = ("cart:read", "cart:write"),
         claims: Mapping[str, Any] | None = None,
-    ) -> Session:
-        csrf = new_csrf_value()
-        pair = self.issuer.issue_pair(
-            subject, scopes=scopes, claims={"csrf": csrf, **(claims or {})}
-        )
-        return Session(pair, csrf)
+    ) -> Login:
+        return Login.issue(self.issuer, subject, scopes=scopes, claims=claims, policy=POLICY)
 
     def principal(self, token: str) -> Principal:
         return self.issuer.validator().validate(token)
@@ -165,14 +112,11 @@ class Shop:
 @pytest.fixture
 def shop(clock: FrozenClock) -> Shop:
     store = SwitchableStore(MemoryStore(clock=clock))
-    issuer = TokenIssuer(
-        signing_key("EdDSA"),
+    issuer = short_lived_issuer(
+        clock,
         store=store,  # type: ignore[arg-type]
         issuer=ISSUER,
         audience=AUDIENCE,
-        access_ttl=ACCESS_TTL,
-        refresh_ttl=REFRESH_TTL,
-        clock=clock,
     )
     return Shop(clock, store, issuer, CountingSource(issuer), Probe())
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FrozenClock, signing_key
-from tokenguard import Authenticator, CookiePolicy, MemoryStore, TokenIssuer, new_csrf_value
+from tests.conftest import FrozenClock, short_lived_issuer
+from tokenguard import Authenticator, CookiePolicy, TokenIssuer, new_csrf_value
 from tokenguard.asgi import TokenGuardMiddleware as ASGIMiddleware
 from tokenguard.wsgi import TokenGuardMiddleware as WSGIMiddleware
 
@@ -18,14 +18,7 @@ POLICY = CookiePolicy(secure=False)
 
 @pytest.fixture
 def issuer(clock: FrozenClock) -> TokenIssuer:
-    return TokenIssuer(
-        signing_key("EdDSA"),
-        store=MemoryStore(clock=clock),
-        issuer="https://shop",
-        audience="api",
-        access_ttl=60,
-        clock=clock,
-    )
+    return short_lived_issuer(clock, issuer="https://shop", audience="api")
 
 
 def expired_session(issuer: TokenIssuer, clock: FrozenClock) -> dict[str, str]:
@@ -47,6 +40,29 @@ def last_values(set_cookies: list[str]) -> dict[str, str]:
     return kept
 
 
+def call_asgi(
+    app: ASGIMiddleware, method: str, path: str, headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Send one request without a body through ``app``; returns the messages it sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": [(n.encode(), v.encode()) for n, v in headers.items()],
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
 async def asgi_logout(scope: Any, receive: Any, send: Any) -> None:
     headers = [(b"set-cookie", c.encode()) for c in POLICY.clear_cookies()]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -63,22 +79,7 @@ def test_asgi_app_clearing_cookies_wins(issuer: TokenIssuer, clock: FrozenClock)
         asgi_logout, Authenticator(issuer.validator(), source=issuer, cookies=POLICY)
     )
     headers = expired_session(issuer, clock)
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/logout",
-        "query_string": b"",
-        "headers": [(n.encode(), v.encode()) for n, v in headers.items()],
-    }
-    asyncio.run(middleware(scope, receive, send))
+    sent = call_asgi(middleware, "POST", "/logout", headers)
     cookies = [v.decode() for n, v in sent[0]["headers"] if n == b"set-cookie"]
     kept = last_values(cookies)
     assert set(kept) == {"access_token", "refresh_token", "csrf_token"}
@@ -136,23 +137,8 @@ def test_refreshed_responses_are_not_cached(
 ) -> None:
     auth = Authenticator(issuer.validator(), source=issuer, cookies=POLICY)
     middleware = ASGIMiddleware(_asgi_with_headers(app_headers), auth)
-    headers = expired_session(issuer, clock)
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "query_string": b"",
-        "headers": [(b"cookie", headers["cookie"].encode())],
-    }
-    asyncio.run(middleware(scope, receive, send))
+    cookie = expired_session(issuer, clock)["cookie"]
+    sent = call_asgi(middleware, "GET", "/", {"cookie": cookie})
     response = sent[0]["headers"]
     assert [v.decode() for n, v in response if n == b"cache-control"] == expected
     assert any(n == b"set-cookie" for n, _ in response)  # the refresh did happen

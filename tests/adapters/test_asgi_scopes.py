@@ -16,7 +16,8 @@ import pytest
 
 from tests.adapters.apps import at
 from tests.adapters.clients import HOST, ASGIClient, Client, header_list
-from tests.adapters.conftest import ACCESS, ACCESS_TTL, CSRF, REFRESH, Shop
+from tests.adapters.conftest import ACCESS, CSRF, REFRESH, Shop
+from tests.conftest import ACCESS_TTL
 
 pytestmark = pytest.mark.parametrize("adapter", ["asgi"], indirect=True)
 

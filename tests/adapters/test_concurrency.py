@@ -7,7 +7,8 @@ WSGI: 50 threads calling the middleware at once (released together by a barrier)
 from __future__ import annotations
 
 from tests.adapters.clients import Client
-from tests.adapters.conftest import ACCESS, ACCESS_TTL, REFRESH, Shop
+from tests.adapters.conftest import ACCESS, REFRESH, Shop
+from tests.conftest import ACCESS_TTL
 
 
 def test_fifty_concurrent_refreshes_call_the_source_once(client: Client, shop: Shop) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.adapters.clients import HOST, Client, Reply
-from tests.adapters.conftest import ACCESS, ACCESS_TTL, CSRF, REFRESH, MakeClient, Shop
+from tests.adapters.conftest import ACCESS, CSRF, REFRESH, MakeClient, Shop
+from tests.conftest import ACCESS_TTL
 from tokenguard.cookies import CookiePolicy
 
 MISSING = f"Send the {CSRF} cookie's value in x-csrf-token."

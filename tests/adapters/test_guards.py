@@ -9,7 +9,8 @@ import pytest
 
 from tests.adapters.apps import ROUTES, Req, at
 from tests.adapters.clients import Client
-from tests.adapters.conftest import ACCESS, ACCESS_TTL, CSRF, REFRESH, STYLES, Shop
+from tests.adapters.conftest import ACCESS, CSRF, REFRESH, STYLES, Shop
+from tests.conftest import ACCESS_TTL
 from tokenguard.errors import ConfigError
 
 #: asgi-sync, asgi-async, wsgi-sync

@@ -9,16 +9,8 @@ import pytest
 
 from tests.adapters.apps import at
 from tests.adapters.clients import Client
-from tests.adapters.conftest import (
-    ACCESS,
-    ACCESS_TTL,
-    REFRESH,
-    STYLES,
-    CountingLoader,
-    MakeClient,
-    Session,
-    Shop,
-)
+from tests.adapters.conftest import ACCESS, REFRESH, STYLES, CountingLoader, MakeClient, Shop
+from tests.conftest import ACCESS_TTL, Login
 from tokenguard.authenticator import AuthEvent
 from tokenguard.errors import ExpiredTokenError, InvalidSignatureError, RevokedTokenError
 
@@ -48,36 +40,36 @@ def test_user_loader_runs_once_and_only_when_asked(
 # -- listeners ---------------------------------------------------------------------------
 
 
-def bearer_request(client: Client, session: Session, shop: Shop) -> tuple[int, str]:
+def bearer_request(client: Client, session: Login, shop: Shop) -> tuple[int, str]:
     return client.get("/me", headers=session.bearer()).status, "/me"
 
 
-def refreshing_request(client: Client, session: Session, shop: Shop) -> tuple[int, str]:
+def refreshing_request(client: Client, session: Login, shop: Shop) -> tuple[int, str]:
     shop.clock.advance(ACCESS_TTL + 1)
     return client.get("/cart", cookies=session.cookies()).status, "/cart"
 
 
-def forged_bearer(session: Session) -> dict[str, str]:
+def forged_bearer(session: Login) -> dict[str, str]:
     head, payload, signature = session.access.split(".")
     forged = f"{head}.{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
     return {"Authorization": f"Bearer {forged}"}
 
 
-def forged_request(client: Client, session: Session, shop: Shop) -> tuple[int, str]:
+def forged_request(client: Client, session: Login, shop: Shop) -> tuple[int, str]:
     return client.get("/open", headers=forged_bearer(session)).status, "/open"
 
 
-def expired_request(client: Client, session: Session, shop: Shop) -> tuple[int, str]:
+def expired_request(client: Client, session: Login, shop: Shop) -> tuple[int, str]:
     shop.clock.advance(ACCESS_TTL + 1)
     return client.get("/me", headers=session.bearer()).status, "/me"
 
 
-def revoked_refresh(client: Client, session: Session, shop: Shop) -> tuple[int, str]:
+def revoked_refresh(client: Client, session: Login, shop: Shop) -> tuple[int, str]:
     shop.issuer.revoke_refresh(session.refresh)
     return client.get("/me", cookies=session.cookies(access=False)).status, "/me"
 
 
-def anonymous_request(client: Client, session: Session, shop: Shop) -> tuple[int, str]:
+def anonymous_request(client: Client, session: Login, shop: Shop) -> tuple[int, str]:
     return client.get("/open").status, "/open"
 
 
@@ -95,7 +87,7 @@ def anonymous_request(client: Client, session: Session, shop: Shop) -> tuple[int
 def test_listener_events(
     make_client: MakeClient,
     shop: Shop,
-    act: Callable[[Client, Session, Shop], tuple[int, str]],
+    act: Callable[[Client, Login, Shop], tuple[int, str]],
     status: int,
     kind: str,
     error: type[Exception] | None,
@@ -133,7 +125,7 @@ def test_public_path_emits_nothing(make_client: MakeClient) -> None:
 @pytest.mark.parametrize(
     ("path", "headers"),
     [
-        pytest.param("/me", Session.bearer, id="validated"),
+        pytest.param("/me", Login.bearer, id="validated"),
         pytest.param("/open", forged_bearer, id="rejected"),
         pytest.param("/open", lambda session: {}, id="anonymous"),
     ],
@@ -143,7 +135,7 @@ def test_failing_listener_is_503(
     shop: Shop,
     caplog: pytest.LogCaptureFixture,
     path: str,
-    headers: Callable[[Session], dict[str, str]],
+    headers: Callable[[Login], dict[str, str]],
 ) -> None:
     def listener(event: AuthEvent) -> None:
         raise RuntimeError("metrics backend down")
@@ -171,7 +163,7 @@ def test_no_token_in_any_log_record(
     client = make_client()
     secrets: list[str] = []
 
-    def remember(session: Session) -> Session:
+    def remember(session: Login) -> Login:
         secrets.extend([session.access, session.refresh, session.csrf])
         return session
 

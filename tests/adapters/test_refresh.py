@@ -7,20 +7,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.adapters.clients import Client, Reply
-from tests.adapters.conftest import (
-    ACCESS,
-    ACCESS_TTL,
-    CSRF,
-    REFRESH,
-    REFRESH_TTL,
-    MakeClient,
-    Session,
-    Shop,
-)
+from tests.adapters.conftest import ACCESS, CSRF, REFRESH, MakeClient, Shop
+from tests.conftest import ACCESS_TTL, REFRESH_TTL, Login
 from tokenguard.responses import login_redirect
 
 
-def assert_login_cookies(reply: Reply, session: Session, *, elapsed: int) -> None:
+def assert_login_cookies(reply: Reply, session: Login, *, elapsed: int) -> None:
     """Fresh access, refresh and CSRF cookies with the policy's flags."""
     cookies = reply.cookies
     assert set(cookies) == {ACCESS, REFRESH, CSRF}
@@ -116,12 +108,12 @@ def test_refresh_ahead_failure_serves_current_token(make_client: MakeClient, sho
     assert reply.values("set-cookie") == []
 
 
-def revoke_family(shop: Shop, session: Session) -> str:
+def revoke_family(shop: Shop, session: Login) -> str:
     shop.issuer.revoke_refresh(session.refresh)
     return session.refresh
 
 
-def reuse_after_grace(shop: Shop, session: Session) -> str:
+def reuse_after_grace(shop: Shop, session: Login) -> str:
     shop.issuer.refresh(session.refresh)  # another tab rotated it already
     shop.clock.advance(30)  # past the grace window
     return session.refresh
@@ -141,7 +133,7 @@ def reuse_after_grace(shop: Shop, session: Session) -> str:
     ],
 )
 def test_failed_refresh_clears_cookies(
-    client: Client, shop: Shop, spoil: Callable[[Shop, Session], str], description: str
+    client: Client, shop: Shop, spoil: Callable[[Shop, Login], str], description: str
 ) -> None:
     session = shop.login()
     refresh = spoil(shop, session)

@@ -7,7 +7,8 @@ import pytest
 
 from tests.adapters.apps import STREAM_PARTS
 from tests.adapters.clients import Client
-from tests.adapters.conftest import ACCESS, ACCESS_TTL, CSRF, REFRESH, Shop
+from tests.adapters.conftest import ACCESS, CSRF, REFRESH, Shop
+from tests.conftest import ACCESS_TTL
 
 EXPECTED = b"sub=alice\n" + b"".join(STREAM_PARTS)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ __all__ = [
     "Request",
     "ScriptedHTTPServer",
     "async_wait_until",
+    "count_ca_bundle_loads",
     "http_server",
     "refused_url",
     "wait_until",
@@ -244,6 +246,23 @@ def refused_url(path: str = "/") -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+def count_ca_bundle_loads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record every CA bundle an `ssl.SSLContext` reads, in the returned list.
+
+    Reading one takes tens of milliseconds: a client that did it per request would stall the
+    event loop, so the clients must read it once.
+    """
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting_load(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
+    return loads
 
 
 def wait_until(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-import ssl
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
@@ -13,7 +12,13 @@ import httpx
 import pytest
 
 from tests.conftest import AUDIENCE, ISSUER, NOW, FrozenClock
-from tests.core.httpserver import Reply, Request, ScriptedHTTPServer, refused_url
+from tests.core.httpserver import (
+    Reply,
+    Request,
+    ScriptedHTTPServer,
+    count_ca_bundle_loads,
+    refused_url,
+)
 from tests.core.httpserver import http_server as http_server  # the fixture
 from tokenguard import (
     ConfigError,
@@ -153,15 +158,7 @@ async def test_shared_async_client_is_used(
 async def test_the_ca_bundle_is_read_once_not_per_call(
     http_server: ScriptedHTTPServer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Reading it takes tens of milliseconds; per call it would stall the event loop.
-    loads: list[object] = []
-    load = ssl.SSLContext.load_verify_locations
-
-    def counting_load(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        load(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
+    loads = count_ca_bundle_loads(monkeypatch)
     http_server.reply(PATH, body=active())
     resolver = resolver_for(http_server.url(PATH), clock)
     for _ in range(3):

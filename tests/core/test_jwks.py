@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import secrets
-import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from tests.conftest import AUDIENCE, ISSUER, FrozenClock, signing_key
 from tests.core.httpserver import (
     ScriptedHTTPServer,
     async_wait_until,
+    count_ca_bundle_loads,
     wait_until,
 )
 from tests.core.httpserver import http_server as http_server  # the fixture
@@ -707,15 +707,7 @@ def test_inconsistent_ttls_are_refused(options: dict[str, float]) -> None:
 async def test_the_ca_bundle_is_read_once_not_per_fetch(
     http_server: ScriptedHTTPServer, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Reading it takes tens of milliseconds; per fetch it would stall the event loop.
-    loads: list[object] = []
-    load = ssl.SSLContext.load_verify_locations
-
-    def counting_load(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        load(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting_load)
+    loads = count_ca_bundle_loads(monkeypatch)
     serve(http_server, signing_key("EdDSA"))
     jwks = remote(http_server.url(PATH), clock, unknown_kid_interval=1)
     for _ in range(3):

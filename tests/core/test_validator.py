@@ -1,16 +1,18 @@
 """TokenValidator rules, its cache, the opaque path, Principal and the error objects.
 
-Every validation runs twice, through `validate` and through `avalidate`: the two must agree.
+Every validation runs twice, through `validate` and through `avalidate` (the ``check``
+fixture of tests/core/conftest.py): the two must agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import AUDIENCE, ISSUER, NOW, FrozenClock, encode_jws, signing_key
+from tests.core.conftest import Check, assert_refused, assert_token_not_disclosed
 from tokenguard import (
     BackendUnavailableError,
     ConfigError,
@@ -42,26 +44,7 @@ from tokenguard import (
 )
 
 T0 = int(NOW)
-Check = Callable[[TokenValidator, Any], Awaitable[Principal]]
 MakeToken = Callable[..., str]
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    mode: str = request.param
-    return mode
-
-
-@pytest.fixture
-def check(mode: str) -> Check:
-    """Validate through `validate` or `avalidate`, as the test is parametrised."""
-
-    async def run(validator: TokenValidator, token: Any) -> Principal:
-        if mode == "sync":
-            return validator.validate(token)
-        return await validator.avalidate(token)
-
-    return run
 
 
 @pytest.fixture
@@ -75,34 +58,6 @@ def build(keyset: KeySet, clock: FrozenClock) -> Callable[..., TokenValidator]:
         return TokenValidator(keys, clock=clock, **options)
 
     return make
-
-
-def assert_token_not_disclosed(exc: BaseException, token: str) -> None:
-    """Neither the token nor any long part of it appears in the error or its causes."""
-    secrets = [part for part in (token, *token.split(".")) if len(part) >= 16]
-    seen: BaseException | None = exc
-    while seen is not None:
-        texts = [str(seen), repr(seen), *(str(arg) for arg in seen.args)]
-        if isinstance(seen, TokenError):
-            texts.append(seen.description)
-        for text in texts:
-            for secret in secrets:
-                assert secret not in text
-        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
-
-
-async def assert_refused(
-    check: Check, validator: TokenValidator, token: str, error: type[TokenError]
-) -> TokenError:
-    """The token is refused with exactly this class, status 401 and a safe message."""
-    with pytest.raises(error) as excinfo:
-        await check(validator, token)
-    exc = excinfo.value
-    assert type(exc) is error
-    assert exc.status == 401
-    assert exc.error == "invalid_token"
-    assert_token_not_disclosed(exc, token)
-    return exc
 
 
 async def assert_outcome(
@@ -760,23 +715,34 @@ async def test_cache_hit_returns_the_same_principal(
     assert counting.calls == 1
 
 
-async def test_cache_entry_never_outlives_exp(
+@pytest.mark.parametrize(
+    ("options", "last_cached", "refused_at"),
+    [
+        pytest.param({}, 899, (900, 1900), id="exp"),
+        pytest.param({"max_age": 60}, 59, (61,), id="max-age"),
+    ],
+)
+async def test_cache_entry_never_outlives_the_token(
     check: Check,
     build: Callable[..., TokenValidator],
     counting: CountingKeys,
     clock: FrozenClock,
     make_token: MakeToken,
+    options: dict[str, Any],
+    last_cached: int,
+    refused_at: tuple[int, ...],
 ) -> None:
-    validator = build(keys=counting)
+    """A token valid until T0+900 (exp) or T0+60 (max_age): served from the cache up to
+    ``last_cached`` seconds after T0, refused ``refused_at`` seconds after T0."""
+    validator = build(keys=counting, **options)
     token = make_token("ES256", exp=T0 + 900)
     await check(validator, token)
-    clock.advance(899)
+    clock.now = T0 + last_cached
     await check(validator, token)
     assert counting.calls == 1
-    clock.advance(1)
-    await assert_refused(check, validator, token, ExpiredTokenError)
-    clock.advance(1000)
-    await assert_refused(check, validator, token, ExpiredTokenError)
+    for moment in refused_at:
+        clock.now = T0 + moment
+        await assert_refused(check, validator, token, ExpiredTokenError)
 
 
 async def test_cache_entry_never_outlives_exp_even_within_leeway(
@@ -794,23 +760,6 @@ async def test_cache_entry_never_outlives_exp_even_within_leeway(
     await check(validator, token)
     assert counting.calls == 3
     clock.advance(50)
-    await assert_refused(check, validator, token, ExpiredTokenError)
-
-
-async def test_cache_entry_never_outlives_max_age(
-    check: Check,
-    build: Callable[..., TokenValidator],
-    counting: CountingKeys,
-    clock: FrozenClock,
-    make_token: MakeToken,
-) -> None:
-    validator = build(keys=counting, max_age=60)
-    token = make_token("ES256", exp=T0 + 900)
-    await check(validator, token)
-    clock.advance(59)
-    await check(validator, token)
-    assert counting.calls == 1
-    clock.advance(2)
     await assert_refused(check, validator, token, ExpiredTokenError)
 
 

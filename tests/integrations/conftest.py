@@ -14,21 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FrozenClock, signing_key
-from tokenguard import (
-    Authenticator,
-    CookiePolicy,
-    MemoryStore,
-    Principal,
-    TokenIssuer,
-    TokenPair,
-    new_csrf_value,
-)
+from tests.conftest import ACCESS_TTL, REFRESH_TTL, FrozenClock, Login, short_lived_issuer
+from tokenguard import Authenticator, CookiePolicy, Principal, TokenIssuer, TokenPair
 
 ISSUER = "https://shop.example"
 AUDIENCE = "api://shop"
-ACCESS_TTL = 60
-REFRESH_TTL = 14 * 86_400
 REALM = "api"
 
 POLICY = CookiePolicy()
@@ -59,41 +49,6 @@ def scope_body(*scopes: str) -> dict[str, str]:
     }
 
 
-def cookie_header(cookies: dict[str, str]) -> dict[str, str]:
-    """An explicit ``Cookie`` request header."""
-    return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
-
-
-@dataclass(frozen=True)
-class Login:
-    """One login: the token pair and its CSRF value."""
-
-    subject: str
-    pair: TokenPair
-    csrf: str
-
-    @property
-    def access(self) -> str:
-        return self.pair.access_token
-
-    @property
-    def refresh(self) -> str:
-        return self.pair.refresh_token
-
-    def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
-
-    def cookies(self, *, access: bool = True) -> dict[str, str]:
-        """The browser's cookies; ``access=False`` once the access cookie has expired."""
-        jar = {ACCESS: self.access, REFRESH: self.refresh, CSRF: self.csrf}
-        if not access:
-            del jar[ACCESS]
-        return jar
-
-    def cookie_header(self, *, access: bool = True) -> dict[str, str]:
-        return cookie_header(self.cookies(access=access))
-
-
 @dataclass
 class Shop:
     """An issuer with an in-memory store on a frozen clock, and authenticators over it."""
@@ -104,9 +59,7 @@ class Shop:
     def login(
         self, subject: str = "alice", *, scopes: Sequence[str] = ("cart:read", "cart:write")
     ) -> Login:
-        csrf = new_csrf_value()
-        pair = self.issuer.issue_pair(subject, scopes=scopes, claims={"csrf": csrf})
-        return Login(subject, pair, csrf)
+        return Login.issue(self.issuer, subject, scopes=scopes, policy=POLICY)
 
     def authenticator(self, **options: Any) -> Authenticator:
         """The issuer's validator, silent refresh through the issuer, the frozen clock."""
@@ -124,16 +77,7 @@ class Shop:
 
 @pytest.fixture
 def shop(clock: FrozenClock) -> Shop:
-    issuer = TokenIssuer(
-        signing_key("EdDSA"),
-        store=MemoryStore(clock=clock),
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        access_ttl=ACCESS_TTL,
-        refresh_ttl=REFRESH_TTL,
-        clock=clock,
-    )
-    return Shop(clock, issuer)
+    return Shop(clock, short_lived_issuer(clock, issuer=ISSUER, audience=AUDIENCE))
 
 
 def cookie_names(set_cookies: Iterable[str]) -> list[str]:

@@ -14,6 +14,7 @@ from flask import Flask, Response, jsonify, request
 from flask.testing import FlaskClient
 
 import tokenguard
+from tests.conftest import cookie_header
 from tests.integrations.conftest import (
     AUDIENCE,
     ISSUER,
@@ -22,7 +23,6 @@ from tests.integrations.conftest import (
     POLICY,
     Shop,
     assert_refreshed,
-    cookie_header,
     scope_body,
     scope_challenge,
 )
