@@ -66,11 +66,14 @@ class CookiePolicy:
     """Names and flags of the access, refresh and CSRF cookies, and the CSRF rules.
 
     Args:
-        access_name, refresh_name, csrf_name: cookie base names.
+        access_name: the access cookie's base name.
+        refresh_name: the refresh cookie's base name.
+        csrf_name: the CSRF cookie's base name.
         csrf_header: the header that must echo the CSRF value on unsafe methods.
         secure: send cookies over HTTPS only (turn off only for http://127.0.0.1 demos).
         samesite: ``"lax"`` (default), ``"strict"`` or ``"none"`` (needs ``secure``).
-        path, domain: cookie scope.
+        path: the cookies' ``Path``.
+        domain: the cookies' ``Domain`` (None: host-only cookies).
         host_prefix: use the ``__Host-`` prefix when allowed (secure, no domain, path /),
             which stops subdomains from planting cookies.
         trusted_origins: other origins (``https://app.example``) allowed to send unsafe

@@ -1,7 +1,5 @@
 """Exceptions, split by who has to act on them.
 
-::
-
     TokenguardError
     ├── ConfigError (also ValueError)      the developer: bad keys, options, documents
     └── TokenError                         carries .error, .status, .description

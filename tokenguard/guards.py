@@ -3,7 +3,7 @@
 They read the request's auth state from the context variable the adapters set, and raise
 a `TokenError`; the adapters (or the integrations' error handlers) answer 401/403.
 
-Example::
+Example:
 
     @require_scopes("cart:read")
     async def cart(request): ...

@@ -86,8 +86,9 @@ def authenticator_from_mapping(
 
     Args:
         mapping: the settings, names lower-case without prefix.
-        where, suffix: how a name is spelled to the user around its upper-case form, e.g.
-            ``"TOKENGUARD_"`` (Flask) or ``"TOKENGUARD['"`` and ``"']"`` (Django).
+        where: what comes before a name's upper-case form when it is shown to the user,
+            e.g. ``"TOKENGUARD_"`` (Flask) or ``"TOKENGUARD['"`` (Django).
+        suffix: what comes after it, e.g. ``"']"`` (Django).
         overrides: extra `Authenticator` options (source, user_loader ...).
 
     Raises:

@@ -213,8 +213,13 @@ class TokenValidator:
     Args:
         keys: trusted keys: a `KeySet`, a list of `Key`, or a `KeyProvider` (`RemoteJWKS`).
             Leave it out and pass ``issuers`` to serve several issuers.
-        issuer, audience, leeway, required_claims, max_age, allowed_types: the rules for
-            tokens checked with ``keys``; see `IssuerPolicy`.
+        issuer: accepted ``iss`` value(s) for tokens checked with ``keys``; see
+            `IssuerPolicy` for this and the next five options.
+        audience: accepted ``aud`` value(s).
+        leeway: seconds of clock skew allowed for ``exp``, ``nbf`` and ``iat``.
+        required_claims: claims every token must carry.
+        max_age: refuse tokens whose ``iat`` is older than this many seconds.
+        allowed_types: accepted ``typ`` headers (None: no typ header).
         issuers: one `IssuerPolicy` per trusted issuer (tenant), chosen by ``iss``; a key of
             one issuer never verifies a token claiming another.
         clock: the time source for every time check.

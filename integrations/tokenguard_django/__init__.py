@@ -1,6 +1,6 @@
 """Django integration: a sync-and-async middleware, settings, guards on views, and DRF.
 
-``settings.py``::
+``settings.py``:
 
     MIDDLEWARE = [..., "tokenguard_django.TokenGuardMiddleware"]
     TOKENGUARD = {"AUTHENTICATOR": "shop.auth.authenticator"}   # an Authenticator, or

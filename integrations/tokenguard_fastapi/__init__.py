@@ -1,6 +1,6 @@
 """FastAPI integration: dependencies, OpenAPI security schemes, error handling.
 
-Example::
+Example:
 
     from tokenguard_fastapi import current_principal, install, require_scopes
 

@@ -1,6 +1,6 @@
 """Flask integration: a Flask extension around tokenguard's WSGI middleware.
 
-Example::
+Example:
 
     from tokenguard_flask import TokenGuard, current_principal
     from tokenguard import require_scopes

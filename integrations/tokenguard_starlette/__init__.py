@@ -3,7 +3,7 @@
 ``request.user`` / ``request.auth`` work as with Starlette's AuthenticationMiddleware, so
 ``starlette.authentication.requires`` keeps working; tokenguard's guards work as well.
 
-Example::
+Example:
 
     from tokenguard_starlette import install, set_login_cookies
 
