@@ -16,8 +16,8 @@ from typing import Any
 from .errors import MalformedTokenError
 
 # One C-level scan tells a well-formed compact JWS apart before anything is decoded
-# (RFC 8725 section 2.8: reject malformed input early). The signature may be empty so that
-# an ``alg: none`` token gets its own precise error instead of "malformed".
+# (RFC 7515 section 5.2, step 1). The signature may be empty so that an ``alg: none``
+# token gets its own precise error instead of "malformed".
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _OPAQUE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
@@ -59,7 +59,7 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         # Two parsers may pick different duplicates: reject instead of choosing
-        # (RFC 8725 section 3.1 / RFC 7515 section 5.2 step 4; claims smuggling).
+        # (RFC 7515 section 4 and RFC 7519 section 4: names MUST be unique; claims smuggling).
         raise MalformedTokenError("The access token has a duplicate JSON member.")
     return obj
 

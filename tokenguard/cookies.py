@@ -9,7 +9,7 @@ The CSRF proof is a double submit bound to the token: at login a random value go
 into a readable CSRF cookie and into the access token's ``csrf`` claim (and from there into
 every refreshed token). A state-changing request authenticated by cookies must echo the
 value in a header; a forged cross-site request can send the cookies but cannot read the
-value. Fetch metadata and ``Origin`` are checked as well (RFC 9700 section 4.11 on CSRF).
+value. Fetch metadata and ``Origin`` are checked as well.
 """
 
 from __future__ import annotations

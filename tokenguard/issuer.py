@@ -109,6 +109,8 @@ class TokenIssuer:
         idle_timeout: when set, a refresh token unused for this long expires.
         refresh_grace: seconds during which a just-rotated refresh token yields the same
             successor pair (0 disables it).
+        client_id: the ``client_id`` claim of access tokens (RFC 9068 section 2.2): the
+            application the tokens are minted for; the issuer's URL by default.
         clock: the time source of every timestamp.
     """
 
@@ -123,6 +125,7 @@ class TokenIssuer:
         refresh_ttl: int = 14 * 86_400,
         idle_timeout: int | None = None,
         refresh_grace: float = 5,
+        client_id: str | None = None,
         clock: Clock = time.time,
     ) -> None:
         if not (0 < access_ttl < math.inf and 0 < refresh_ttl < math.inf):  # NaN fails too
@@ -143,6 +146,7 @@ class TokenIssuer:
         self.keys = keys
         self.store = store
         self.issuer = issuer
+        self.client_id = client_id or issuer
         self.audience = audience if isinstance(audience, str) else list(audience)
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
@@ -182,6 +186,7 @@ class TokenIssuer:
             # Rounded up: a token never dies before the expires_in its client was told.
             "exp": math.ceil(now) + self._lifetime(ttl),
             "jti": secrets.token_urlsafe(16),
+            "client_id": self.client_id,  # required in JWT access tokens (RFC 9068 section 2.2)
             **extra,
         }
         scope_list = sorted(set(scopes))

@@ -2,7 +2,7 @@
 
 The checks, in order (each failure is its own TokenError subclass):
 
-1. size and shape, before any decoding (RFC 8725 section 2.8);
+1. size and shape, before any decoding (RFC 7515 section 5.2, step 1);
 2. header: ``alg`` is a supported algorithm and never ``none`` (RFC 8725 section 3.1),
    no unknown ``crit`` (RFC 7515 section 4.1.11), an accepted ``typ`` (RFC 8725 section 3.11),
    no duplicate JSON members anywhere;

@@ -109,6 +109,7 @@ def test_access_token_header_and_claims(issuer: TokenIssuer) -> None:
         "scope": "cart:read cart:write",
         "auth_time": int(NOW),
         "fresh": True,
+        "client_id": ISSUER,  # RFC 9068 section 2.2: required; the issuer by default
     }
     assert type(claims["iat"]) is int
     assert claims_of(issuer.issue_pair("alice").access_token)["jti"] != jti
@@ -730,3 +731,10 @@ def test_signing_keys_must_outlive_the_access_tokens(clock: FrozenClock) -> None
     ring = SigningKeys(signing_key("EdDSA"), retain=60, clock=clock)
     with pytest.raises(ConfigError, match="retain"):
         TokenIssuer(ring, store=MemoryStore(clock=clock), issuer="i", audience="a", clock=clock)
+
+
+def test_client_id_names_the_application(memory: MemoryStore, clock: FrozenClock) -> None:
+    issuer = make_issuer(memory, clock, client_id="shop-web")
+    assert claims_of(issuer.issue_access("alice"))["client_id"] == "shop-web"
+    with pytest.raises(ConfigError):
+        issuer.issue_access("alice", claims={"client_id": "forged"})
