@@ -41,7 +41,20 @@ logger = logging.getLogger("tokenguard.issuer")
 
 #: Claims the issuer sets itself; extra claims may not override them.
 RESERVED_CLAIMS = frozenset(
-    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "fresh", "auth_time", "client_id"}
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "jti",
+        "scope",
+        "fresh",
+        "auth_time",
+        "client_id",
+        "sid",
+    }
 )
 _SUCCESSOR_INFO = b"tokenguard/refresh-successor/v1"
 _MAX_OPAQUE_LENGTH = 256
@@ -171,11 +184,23 @@ class TokenIssuer:
         Raises:
             ConfigError: an extra claim would override a reserved one.
         """
-        now = self._clock()
         extra = dict(claims or {})
         clash = RESERVED_CLAIMS & extra.keys()
         if clash:
             raise ConfigError(f"Extra claims may not set {sorted(clash)}.")
+        return self._access_token(subject, scopes, extra, fresh, auth_time, ttl, None)
+
+    def _access_token(
+        self,
+        subject: str,
+        scopes: Iterable[str],
+        extra: Mapping[str, Any],
+        fresh: bool,
+        auth_time: float | None,
+        ttl: int | None,
+        session_id: str | None,
+    ) -> str:
+        now = self._clock()
         payload: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,
@@ -196,6 +221,9 @@ class TokenIssuer:
             payload["auth_time"] = int(auth_time)
         if fresh:
             payload["fresh"] = True
+        if session_id is not None:
+            # The refresh family: revoking it (logout, reuse) revokes these tokens too.
+            payload["sid"] = session_id
         key = self.keys.current()
         header = {"alg": key.alg, "typ": "at+jwt", "kid": key.kid}
         signing_input = (
@@ -218,9 +246,7 @@ class TokenIssuer:
     ) -> tuple[TokenPair, TokenRecord]:
         auth_time = claims.get("auth_time", now)
         extra = {k: v for k, v in claims.items() if k != "auth_time"}
-        access = self.issue_access(
-            subject, scopes=scopes, claims=extra, fresh=fresh, auth_time=auth_time
-        )
+        access = self._access_token(subject, scopes, extra, fresh, auth_time, None, family_id)
         refresh = secrets.token_urlsafe(32)  # 256 bits
         expires_at = family_expires_at
         if self.idle_timeout is not None:

@@ -10,6 +10,7 @@ from tests.adapters.clients import Client, Reply
 from tests.adapters.conftest import ACCESS, CSRF, REFRESH, MakeClient, Shop
 from tests.conftest import ACCESS_TTL, REFRESH_TTL, Login
 from tokenguard.responses import login_redirect
+from tokenguard.stores import hash_token
 
 
 def assert_login_cookies(reply: Reply, session: Login, *, elapsed: int) -> None:
@@ -99,13 +100,25 @@ def test_refresh_ahead(make_client: MakeClient, shop: Shop, elapsed: int, refres
 def test_refresh_ahead_failure_serves_current_token(make_client: MakeClient, shop: Shop) -> None:
     client = make_client(refresh_ahead=30)
     session = shop.login()
-    shop.issuer.revoke_refresh(session.refresh)
+    # The refresh token is gone (expired, purged) but nothing revoked the access token.
+    shop.issuer.store.revoke_token(hash_token(session.refresh))
     shop.clock.advance(35)
     reply = client.get("/me", cookies=session.cookies())
     assert reply.status == 200
     assert reply.json()["refreshed"] is False
     assert reply.json()["jti"] == shop.principal(session.access).token_id
     assert reply.values("set-cookie") == []
+
+
+def test_revoking_the_family_revokes_its_access_tokens(make_client: MakeClient, shop: Shop) -> None:
+    # Access tokens carry their refresh family as sid: a logout ends them all at once.
+    client = make_client()
+    session = shop.login()
+    assert client.get("/me", headers=session.bearer()).status == 200
+    shop.issuer.revoke_refresh(session.refresh)
+    reply = client.get("/me", headers=session.bearer())
+    assert reply.status == 401
+    assert reply.json()["error_description"] == "The access token has been revoked."
 
 
 def revoke_family(shop: Shop, session: Login) -> str:

@@ -99,6 +99,7 @@ def test_access_token_header_and_claims(issuer: TokenIssuer) -> None:
     claims = claims_of(pair.access_token)
     jti = claims.pop("jti")
     assert type(jti) is str
+    assert type(claims.pop("sid")) is str  # the refresh family
     assert len(jti) >= 16
     assert claims == {
         "iss": ISSUER,

@@ -309,6 +309,21 @@ async def test_revoke_jti_until_its_expiry(twin: Twin, clock: FrozenClock) -> No
     assert not await twin.is_revoked(target)
 
 
+async def test_revoked_family_revokes_access_tokens_by_sid(
+    twin: Twin, clock: FrozenClock
+) -> None:
+    target = principal(jti="jti-1", sid="fam-1", iat=NOW - 10)
+    assert not await twin.is_revoked(target)
+    await twin.revoke_family("fam-1", until=NOW + 60)
+    assert await twin.is_revoked(target)
+    assert await twin.is_revoked(principal("bob", sid="fam-1"))  # the sid alone decides
+    assert not await twin.is_revoked(principal(jti="jti-1", sid="fam-2", iat=NOW - 10))
+    assert not await twin.is_revoked(principal(jti="jti-1", iat=NOW - 10))  # no sid
+    assert not await twin.is_revoked(principal(sid=7, iat=NOW - 10))  # not a family id
+    clock.advance(60)
+    assert not await twin.is_revoked(target)
+
+
 @pytest.mark.parametrize(
     ("claims", "revoked"),
     [

@@ -17,6 +17,7 @@ from .base import (
     decide_rotation,
     hash_token,
     principal_is_revoked,
+    session_id,
 )
 from .memory import MemoryStore
 from .resolver import StoreResolver
@@ -38,6 +39,7 @@ __all__ = [
     "decide_rotation",
     "hash_token",
     "principal_is_revoked",
+    "session_id",
 ]
 
 

@@ -29,10 +29,17 @@ __all__ = [
     "decide_rotation",
     "hash_token",
     "principal_is_revoked",
+    "session_id",
 ]
 
 RecordKind = Literal["refresh", "access"]
 RotationOutcome = Literal["rotated", "grace", "reused", "unknown", "expired", "revoked"]
+
+
+def session_id(principal: Principal) -> str | None:
+    """The refresh family an access token was minted from (its ``sid`` claim), if any."""
+    sid = principal.claims.get("sid")
+    return sid if isinstance(sid, str) else None
 
 
 def hash_token(token: str) -> str:
@@ -160,10 +167,15 @@ def decide_rotation(
 
 
 def principal_is_revoked(
-    principal: Principal, *, jti_revoked: bool, subject_cutoff: float | None
+    principal: Principal,
+    *,
+    jti_revoked: bool,
+    subject_cutoff: float | None,
+    family_revoked: bool = False,
 ) -> bool:
-    """The access-token revocation rule shared by every backend."""
-    if jti_revoked:
+    """The access-token revocation rule shared by every backend: the token's jti, its
+    refresh family (the ``sid`` claim), or everything its subject held before a cut-off."""
+    if jti_revoked or family_revoked:
         return True
     if subject_cutoff is None:
         return False
@@ -216,7 +228,7 @@ class TokenStore(Protocol):
         ...
 
     def is_revoked(self, principal: Principal) -> bool:
-        """`RevocationChecker`: the jti denylist and the subject cut-off, in one lookup."""
+        """`RevocationChecker`: jti denylist, family (``sid``) and subject cut-off, one lookup."""
         ...
 
     def family_revoked(self, family_id: str) -> bool:

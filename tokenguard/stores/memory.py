@@ -11,7 +11,7 @@ from cachetools import TLRUCache
 from ..errors import StoreUnavailableError
 from ..principal import Principal
 from ..protocols import Clock
-from .base import Rotation, TokenRecord, decide_rotation, principal_is_revoked
+from .base import Rotation, TokenRecord, decide_rotation, principal_is_revoked, session_id
 
 __all__ = ["MemoryStore"]
 
@@ -123,11 +123,12 @@ class MemoryStore:
 
     def is_revoked(self, principal: Principal) -> bool:
         """The jti denylist and the subject cut-off."""
-        jti = principal.token_id
+        jti, sid = principal.token_id, session_id(principal)
         return principal_is_revoked(
             principal,
             jti_revoked=jti is not None and self._revocation("jti", jti) is not None,
             subject_cutoff=self._revocation("sub", principal.subject),
+            family_revoked=sid is not None and self._revocation("fam", sid) is not None,
         )
 
     def family_revoked(self, family_id: str) -> bool:

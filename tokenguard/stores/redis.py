@@ -43,7 +43,7 @@ from ..errors import ConfigError, StoreUnavailableError
 from ..principal import Principal
 from ..protocols import Clock
 from ._redis_lua import REVOKE, ROTATE
-from .base import Rotation, RotationOutcome, TokenRecord, principal_is_revoked
+from .base import Rotation, RotationOutcome, TokenRecord, principal_is_revoked, session_id
 
 __all__ = ["RedisStore"]
 
@@ -255,18 +255,26 @@ class RedisStore:
         return _Op(lambda link: link.client.delete(key), _ignore)
 
     def _is_revoked(self, principal: Principal) -> _Op[bool]:
-        jti = principal.token_id
-        keys = [self._key("sub", principal.subject)]
-        if jti is not None:
-            keys.append(self._key("jti", jti))
+        jti, sid = principal.token_id, session_id(principal)
+        keys: list[str | None] = [
+            self._key("sub", principal.subject),
+            self._key("jti", jti) if jti is not None else None,
+            self._key("fam", sid) if sid is not None else None,
+        ]
+        present = [key for key in keys if key is not None]
 
         def parse(reply: list[bytes | None]) -> bool:
-            jti_revoked = len(reply) > 1 and self._alive(reply[1]) is not None
-            cutoff = self._alive(reply[0])
-            return principal_is_revoked(principal, jti_revoked=jti_revoked, subject_cutoff=cutoff)
+            values = iter(reply)
+            found = [self._alive(next(values)) if key is not None else None for key in keys]
+            return principal_is_revoked(
+                principal,
+                jti_revoked=found[1] is not None,
+                subject_cutoff=found[0],
+                family_revoked=found[2] is not None,
+            )
 
-        # One round trip for both lookups: this runs on every authenticated request.
-        return _Op(lambda link: link.client.mget(keys), parse)
+        # One round trip for all lookups: this runs on every authenticated request.
+        return _Op(lambda link: link.client.mget(present), parse)
 
     def _lookup(self, kind: str, name: str) -> _Op[float | None]:
         key = self._key(kind, name)

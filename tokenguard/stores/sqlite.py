@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import ConfigError, StoreUnavailableError
 from ..principal import Principal
 from ..protocols import Clock
-from .base import Rotation, TokenRecord, decide_rotation, principal_is_revoked
+from .base import Rotation, TokenRecord, decide_rotation, principal_is_revoked, session_id
 
 __all__ = ["SQLiteStore"]
 
@@ -61,7 +61,8 @@ _REVOKE = """INSERT INTO revocations (kind, name, value, until)
         until = CASE WHEN until > :now THEN max(until, excluded.until) ELSE excluded.until END"""
 _IS_REVOKED = """SELECT
     EXISTS (SELECT 1 FROM revocations WHERE kind = 'jti' AND name = :jti AND until > :now),
-    (SELECT value FROM revocations WHERE kind = 'sub' AND name = :sub AND until > :now)"""
+    (SELECT value FROM revocations WHERE kind = 'sub' AND name = :sub AND until > :now),
+    EXISTS (SELECT 1 FROM revocations WHERE kind = 'fam' AND name = :sid AND until > :now)"""
 
 
 def _record(token_hash: str, row: Any) -> TokenRecord | None:
@@ -297,13 +298,19 @@ class SQLiteStore:
 
     def is_revoked(self, principal: Principal) -> bool:
         """The jti denylist and the subject cut-off, read in one query."""
-        params = {"jti": principal.token_id, "sub": principal.subject, "now": self._clock()}
+        params = {
+            "jti": principal.token_id,
+            "sub": principal.subject,
+            "sid": session_id(principal),
+            "now": self._clock(),
+        }
         with self._connection() as conn:
-            jti_revoked, cutoff = conn.execute(_IS_REVOKED, params).fetchone()
+            jti_revoked, cutoff, family_revoked = conn.execute(_IS_REVOKED, params).fetchone()
         return principal_is_revoked(
             principal,
             jti_revoked=bool(jti_revoked),
             subject_cutoff=None if cutoff is None else float(cutoff),
+            family_revoked=bool(family_revoked),
         )
 
     def family_revoked(self, family_id: str) -> bool:
