@@ -86,10 +86,10 @@ def parse_options(description: str, argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--redis", default=None, help="redis:// URL: keep tokens in Redis instead of SQLite"
     )
-    parser.add_argument("--workers", type=int, default=1, help="server processes (with --redis)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the token store"
+    )
     args = parser.parse_args(argv)
-    if args.workers > 1 and not args.redis:
-        parser.error("--workers > 1 needs --redis (SQLite is for one machine, one process here)")
     return Options(
         host=args.host,
         port=args.port,

@@ -43,10 +43,18 @@ class SigningKeys:
         """Seconds a superseded key stays published."""
         return self._retain
 
-    def add(self, key: Key, *, activate_after: float = 3600) -> None:
+    def add(
+        self, key: Key, *, activate_after: float = 3600, activate_at: float | None = None
+    ) -> None:
         """Publish ``key`` now; it starts signing ``activate_after`` seconds from now.
 
         Pick ``activate_after`` longer than the verifiers' JWKS cache lifetime.
+
+        Args:
+            key: the new signing key (private part and kid required).
+            activate_after: seconds from now until it signs.
+            activate_at: a POSIX time instead, so several processes adding the same key
+                switch over at the same moment.
 
         Raises:
             ConfigError: the key cannot sign, has no kid, or reuses a kid.
@@ -60,7 +68,8 @@ class SigningKeys:
                 raise ConfigError(f"A signing key with kid {key.kid!r} exists already.")
             # A new list, never sorted in place: readers take no lock, and a list being
             # sorted looks empty to them.
-            entries = [*self._entries, (self._clock() + activate_after, key)]
+            start = activate_at if activate_at is not None else self._clock() + activate_after
+            entries = [*self._entries, (start, key)]
             self._entries = sorted(entries, key=lambda entry: entry[0])
             self._published = None
 

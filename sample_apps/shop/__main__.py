@@ -1,4 +1,4 @@
-"""``python -m sample_apps.shop [--host H] [--port P] [--data DIR] [--redis URL --workers N]``."""
+"""``python -m sample_apps.shop [--host H] [--port P] [--data DIR] [--redis URL] [--workers N]``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def main() -> None:
     options = parse_options("The tokenguard sample shop (FastAPI).")
     print(f"shop on http://{options.host}:{options.port}  (demo user alice / wonderland)")
     if options.workers > 1:
-        # Several processes behind one address share tokens and revocations via Redis.
+        # Several processes behind one address share tokens and revocations through the
+        # store: the SQLite file on one machine, Redis across machines.
         os.environ["TOKENGUARD_SHOP_DATA"] = str(options.data)
         os.environ["TOKENGUARD_SHOP_REDIS"] = options.redis or ""
         uvicorn.run(

@@ -739,3 +739,12 @@ def test_client_id_names_the_application(memory: MemoryStore, clock: FrozenClock
     assert claims_of(issuer.issue_access("alice"))["client_id"] == "shop-web"
     with pytest.raises(ConfigError):
         issuer.issue_access("alice", claims={"client_id": "forged"})
+
+
+def test_signing_keys_can_switch_at_an_absolute_time(clock: FrozenClock) -> None:
+    ring = SigningKeys(Key.generate("ES256", kid="a"), retain=900, clock=clock)
+    ring.add(Key.generate("ES256", kid="b"), activate_at=NOW + 30)
+    assert ring.current().kid == "a"
+    assert {key.kid for key in ring.published()} == {"a", "b"}  # announced before it signs
+    clock.advance(30)
+    assert ring.current().kid == "b"
