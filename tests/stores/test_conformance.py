@@ -309,9 +309,7 @@ async def test_revoke_jti_until_its_expiry(twin: Twin, clock: FrozenClock) -> No
     assert not await twin.is_revoked(target)
 
 
-async def test_revoked_family_revokes_access_tokens_by_sid(
-    twin: Twin, clock: FrozenClock
-) -> None:
+async def test_revoked_family_revokes_access_tokens_by_sid(twin: Twin, clock: FrozenClock) -> None:
     target = principal(jti="jti-1", sid="fam-1", iat=NOW - 10)
     assert not await twin.is_revoked(target)
     await twin.revoke_family("fam-1", until=NOW + 60)
