@@ -39,6 +39,7 @@ from .errors import (
     MalformedTokenError,
     RevokedTokenError,
 )
+from .keyring import SigningKeys
 from .keys import SUPPORTED_ALGORITHMS, Key, KeySet
 from .principal import Principal
 from .protocols import Clock, KeyProvider, OpaqueTokenResolver, RevocationChecker
@@ -447,7 +448,9 @@ class TokenValidator:
         policy = self._policy_for(claims)
         policy.check_header(header)
         keys = policy.keys
-        if not isinstance(keys, KeySet):
+        if isinstance(keys, SigningKeys):
+            keys = keys.published()  # in memory: no effect round trip
+        elif not isinstance(keys, KeySet):
             keys = yield Call(keys.get_keys, keys.aget_keys, kid)
         signing_input = token[: len(header_seg) + len(payload_seg) + 1].encode("ascii")
         for key in keys.candidates(kid, alg):
