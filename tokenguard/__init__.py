@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .authenticator import Authenticator, AuthEvent, AuthListener
+from .authenticator import Authenticator
 from .context import (
     AuthResult,
     RequestAuth,
@@ -40,6 +40,7 @@ from .errors import (
     TokenSourceUnavailableError,
     UnknownKeyError,
 )
+from .events import AuthEvent, AuthListener
 from .extract import RequestView, TokenLocation
 from .guards import optional_auth, require_auth, require_claims, require_fresh, require_scopes
 from .introspection import IntrospectionResolver

@@ -10,8 +10,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from cachetools import FIFOCache
 
@@ -19,13 +18,13 @@ from ._flow import Call, Flow, run_async, run_sync
 from .context import AuthResult, UserLoader
 from .cookies import CSRF_CLAIM, CookiePolicy
 from .errors import (
-    BackendUnavailableError,
     ConfigError,
     ExpiredTokenError,
     MalformedTokenError,
     MissingTokenError,
     TokenError,
 )
+from .events import AuthEvent, AuthListener, emit
 from .extract import RequestView, TokenLocation, extract_token
 from .principal import Principal
 from .protocols import Clock
@@ -33,33 +32,10 @@ from .responses import ErrorHandler, ErrorResponse, default_error_response
 from .sources import SingleFlightSource, TokenSource
 from .validator import TokenValidator
 
-__all__ = ["AuthEvent", "AuthListener", "Authenticator"]
+__all__ = ["Authenticator"]
 
 logger = logging.getLogger("tokenguard")
 _sha256 = hashlib.sha256
-
-
-@dataclass(frozen=True, slots=True)
-class AuthEvent:
-    """Something listeners may want to log or count. Never carries a token.
-
-    Attributes:
-        kind: ``validated``, ``refreshed``, ``rejected`` or ``anonymous``.
-        path: the request path.
-        principal: for ``validated`` and ``refreshed``.
-        error: for ``rejected``.
-    """
-
-    kind: Literal["validated", "refreshed", "rejected", "anonymous"]
-    path: str
-    principal: Principal | None = None
-    error: TokenError | None = None
-
-
-class AuthListener(Protocol):
-    """Receives `AuthEvent` objects. A listener that raises fails the request with 503."""
-
-    def __call__(self, event: AuthEvent) -> None: ...
 
 
 def _matches(path: str, prefixes: Sequence[str]) -> bool:
@@ -316,12 +292,7 @@ class Authenticator:
     # -- helpers ---------------------------------------------------------------------
 
     def _emit(self, event: AuthEvent) -> None:
-        for listener in self.listeners:
-            try:
-                listener(event)
-            except Exception as exc:
-                logger.exception("auth listener %r failed", listener)
-                raise BackendUnavailableError("An authentication hook failed.") from exc
+        emit(self.listeners, event)
 
     def error_response(
         self,

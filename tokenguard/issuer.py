@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from . import _jose
 from ._flow import Call, Flow, run_async, run_sync
 from .errors import ConfigError, InactiveTokenError, MalformedTokenError, RevokedTokenError
+from .events import AuthEvent, AuthListener, emit
 from .keyring import SigningKeys
 from .keys import Key
 from .principal import Principal
@@ -122,6 +123,8 @@ class TokenIssuer:
         idle_timeout: when set, a refresh token unused for this long expires.
         refresh_grace: seconds during which a just-rotated refresh token yields the same
             successor pair (0 disables it).
+        listeners: receive an `AuthEvent` of kind ``revoked`` for every revocation (and
+            reuse detection), for audit logs and metrics.
         client_id: the ``client_id`` claim of access tokens (RFC 9068 section 2.2): the
             application the tokens are minted for; the issuer's URL by default.
         clock: the time source of every timestamp.
@@ -139,6 +142,7 @@ class TokenIssuer:
         idle_timeout: int | None = None,
         refresh_grace: float = 5,
         client_id: str | None = None,
+        listeners: Sequence[AuthListener] = (),
         clock: Clock = time.time,
     ) -> None:
         if not (0 < access_ttl < math.inf and 0 < refresh_ttl < math.inf):  # NaN fails too
@@ -160,6 +164,7 @@ class TokenIssuer:
         self.store = store
         self.issuer = issuer
         self.client_id = client_id or issuer
+        self.listeners = tuple(listeners)
         self.audience = audience if isinstance(audience, str) else list(audience)
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
@@ -315,6 +320,7 @@ class TokenIssuer:
             logger.warning(
                 "refresh token reuse detected for subject %r; family revoked", record.subject
             )
+            self._revoked(record.subject, "reuse")
             raise RevokedTokenError("The refresh token was used twice; its family is revoked.")
         if rotation.outcome == "revoked":
             raise RevokedTokenError("The refresh token has been revoked.")
@@ -331,6 +337,7 @@ class TokenIssuer:
         yield Call(
             self.store.revoke_family, self.store.arevoke_family, record.family_id, until=until
         )
+        self._revoked(record.subject, "family")
         return True
 
     def _issue_opaque_flow(
@@ -443,21 +450,30 @@ class TokenIssuer:
         """Deny one access token (by its jti) until it expires."""
         jti, exp = self._jti_of(principal)
         self.store.revoke_jti(jti, until=exp)
+        self._revoked(principal.subject, "access", principal)
 
     async def arevoke_access(self, principal: Principal) -> None:
         """Async `revoke_access`."""
         jti, exp = self._jti_of(principal)
         await self.store.arevoke_jti(jti, until=exp)
+        self._revoked(principal.subject, "access", principal)
 
     def revoke_subject(self, subject: str) -> None:
         """Revoke everything ``subject`` holds now: access tokens and refresh families."""
         at, until = self._subject_cutoff()
         self.store.revoke_subject(subject, at=at, until=until)
+        self._revoked(subject, "subject")
 
     async def arevoke_subject(self, subject: str) -> None:
         """Async `revoke_subject`."""
         at, until = self._subject_cutoff()
         await self.store.arevoke_subject(subject, at=at, until=until)
+        self._revoked(subject, "subject")
+
+    def _revoked(self, subject: str, detail: str, principal: Principal | None = None) -> None:
+        # After the store write: the revocation holds even if a listener fails.
+        event = AuthEvent("revoked", subject=subject, detail=detail, principal=principal)
+        emit(self.listeners, event)
 
     def _subject_cutoff(self) -> tuple[float, float]:
         now = self._clock()

@@ -11,8 +11,8 @@ from tests.adapters.apps import at
 from tests.adapters.clients import Client
 from tests.adapters.conftest import ACCESS, REFRESH, STYLES, CountingLoader, MakeClient, Shop
 from tests.conftest import ACCESS_TTL, Login
-from tokenguard.authenticator import AuthEvent
 from tokenguard.errors import ExpiredTokenError, InvalidSignatureError, RevokedTokenError
+from tokenguard.events import AuthEvent
 
 # -- user loader -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import AUDIENCE, ISSUER, NOW, FrozenClock, signing_key
 from tokenguard import (
+    BackendUnavailableError,
     ConfigError,
     ExpiredTokenError,
     InactiveTokenError,
@@ -748,3 +749,42 @@ def test_signing_keys_can_switch_at_an_absolute_time(clock: FrozenClock) -> None
     assert {key.kid for key in ring.published()} == {"a", "b"}  # announced before it signs
     clock.advance(30)
     assert ring.current().kid == "b"
+
+
+def test_revocations_are_reported_to_listeners(memory: MemoryStore, clock: FrozenClock) -> None:
+    from tokenguard import AuthEvent
+
+    events: list[AuthEvent] = []
+    issuer = make_issuer(memory, clock, listeners=[events.append])
+    login = issuer.issue_pair("alice")
+    principal = issuer.validator().validate(login.access_token)
+    issuer.revoke_access(principal)
+    issuer.revoke_refresh(login.refresh_token)
+    issuer.revoke_subject("bob")
+    second = issuer.issue_pair("carol")
+    clock.advance(1)
+    issuer.refresh(second.refresh_token)
+    clock.advance(GRACE + 1)
+    with pytest.raises(RevokedTokenError):
+        issuer.refresh(second.refresh_token)  # reuse after the grace window
+    assert [(e.kind, e.subject, e.detail) for e in events] == [
+        ("revoked", "alice", "access"),
+        ("revoked", "alice", "family"),
+        ("revoked", "bob", "subject"),
+        ("revoked", "carol", "reuse"),
+    ]
+    assert events[0].principal is principal
+
+
+def test_a_failing_revocation_listener_fails_closed_after_the_write(
+    memory: MemoryStore, clock: FrozenClock
+) -> None:
+    def broken(event: object) -> None:
+        raise RuntimeError("audit log down")
+
+    issuer = make_issuer(memory, clock, listeners=[broken])
+    login = issuer.issue_pair("alice")
+    with pytest.raises(BackendUnavailableError):
+        issuer.revoke_refresh(login.refresh_token)
+    with pytest.raises(RevokedTokenError):  # the revocation itself was stored
+        issuer.refresh(login.refresh_token)
