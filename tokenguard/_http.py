@@ -17,6 +17,8 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from .errors import ConfigError
+
 __all__ = ["Endpoint", "FetchLimitError", "Fetched", "client_secret_basic"]
 
 
@@ -58,7 +60,13 @@ class Endpoint:
         max_bytes: int,
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
+        allow_http: bool = False,
+        what: str = "The endpoint",
     ) -> None:
+        if not url.startswith("https://") and not (allow_http and url.startswith("http://")):
+            # Keys, token answers and introspection results are only as trustworthy as
+            # the channel they come over (RFC 8725 section 3.8 for keys).
+            raise ConfigError(f"{what} must be an https:// URL.")
         self.url = url
         self.timeout = timeout
         self.max_bytes = max_bytes

@@ -64,8 +64,6 @@ class IntrospectionResolver:
         clock: Clock = time.time,
         allow_http: bool = False,
     ) -> None:
-        if not url.startswith("https://") and not (allow_http and url.startswith("http://")):
-            raise ConfigError("The introspection endpoint must be an https:// URL.")
         if auth is None and client_id is not None and client_secret is not None:
             auth = client_secret_basic(client_id, client_secret)
         if auth is None:
@@ -81,7 +79,13 @@ class IntrospectionResolver:
         self._negative_ttl = negative_ttl
         # Answers are bounded in size and total time; the CA bundle is loaded once.
         self._endpoint = Endpoint(
-            url, timeout=timeout, max_bytes=64 * 1024, client=client, async_client=async_client
+            url,
+            timeout=timeout,
+            max_bytes=64 * 1024,
+            client=client,
+            async_client=async_client,
+            allow_http=allow_http,
+            what="The introspection endpoint",
         )
         self._clock = clock
         self._cache: FIFOCache[bytes, tuple[Principal | None, float]] | None = (

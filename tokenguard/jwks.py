@@ -73,8 +73,6 @@ class RemoteJWKS:
         async_client: httpx.AsyncClient | None = None,
         allow_http: bool = False,
     ) -> None:
-        if not url.startswith("https://") and not (allow_http and url.startswith("http://")):
-            raise ConfigError("RemoteJWKS needs an https:// URL (RFC 8725 section 3.8).")
         if not 0 < min_ttl <= default_ttl <= max_ttl:
             raise ConfigError("Need 0 < min_ttl <= default_ttl <= max_ttl.")
         self.url = url
@@ -88,7 +86,13 @@ class RemoteJWKS:
         self._clock = clock
         # Size and total time are bounded on every fetch; the CA bundle is loaded once.
         self._endpoint = Endpoint(
-            url, timeout=timeout, max_bytes=max_bytes, client=client, async_client=async_client
+            url,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            client=client,
+            async_client=async_client,
+            allow_http=allow_http,
+            what="RemoteJWKS",
         )
 
         self._keys: KeySet | None = None

@@ -19,7 +19,7 @@ import httpx
 from cachetools import TTLCache
 
 from ._http import Endpoint, Fetched, client_secret_basic
-from .errors import ConfigError, InactiveTokenError, TokenError, TokenSourceUnavailableError
+from .errors import InactiveTokenError, TokenError, TokenSourceUnavailableError
 from .issuer import TokenPair
 from .protocols import Clock
 from .stores.base import hash_token
@@ -81,10 +81,6 @@ class OAuth2TokenSource:
         async_client: httpx.AsyncClient | None = None,
         allow_http: bool = False,
     ) -> None:
-        if not token_url.startswith("https://") and not (
-            allow_http and token_url.startswith("http://")
-        ):
-            raise ConfigError("The token endpoint must be an https:// URL.")
         if auth is None and client_id is not None and client_secret is not None:
             auth = client_secret_basic(client_id, client_secret)
         self.token_url = token_url
@@ -99,6 +95,8 @@ class OAuth2TokenSource:
             max_bytes=64 * 1024,
             client=client,
             async_client=async_client,
+            allow_http=allow_http,
+            what="The token endpoint",
         )
 
     def _form(self, refresh_token: str) -> dict[str, str]:
