@@ -419,6 +419,19 @@ def test_purge_on_an_empty_store(store: TokenStore) -> None:
     assert purged == 0
 
 
+async def test_apurge_matches_purge(store: TokenStore, clock: FrozenClock) -> None:
+    live = refresh_record("live", expires_at=NOW + 1_000)
+    short = access_record("short", expires_at=NOW + 10)
+    await store.aput(live)
+    await store.aput(short)
+    clock.advance(20)
+    purged = await store.apurge(now=clock.now)
+    assert type(purged) is int
+    assert purged >= 0
+    assert await store.aget(live.token_hash) == live
+    assert await store.aget(short.token_hash) is None
+
+
 def test_purge_never_drops_live_entries(store: TokenStore, clock: FrozenClock) -> None:
     live = refresh_record("live", expires_at=NOW + 1_000)
     short = access_record("short", expires_at=NOW + 10)

@@ -184,6 +184,9 @@ class MemoryStore:
     async def asubject_cutoff(self, subject: str) -> float | None:
         return self.subject_cutoff(subject)
 
+    async def apurge(self, *, now: float) -> int:
+        return self.purge(now=now)
+
     async def aclose(self) -> None:
         self.close()
 

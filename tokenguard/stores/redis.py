@@ -379,6 +379,10 @@ class RedisStore:
     async def asubject_cutoff(self, subject: str) -> float | None:
         return await self._arun(self._lookup("sub", subject))
 
+    async def apurge(self, *, now: float) -> int:
+        """Nothing to do: every key carries its own TTL. Returns 0."""
+        return 0
+
     async def aclose(self) -> None:
         """Close this event loop's client, then everything `close` closes."""
         link = self._alinks.pop(asyncio.get_running_loop(), None)

@@ -370,6 +370,9 @@ class SQLiteStore:
     async def asubject_cutoff(self, subject: str) -> float | None:
         return await asyncio.to_thread(self.subject_cutoff, subject)
 
+    async def apurge(self, *, now: float) -> int:
+        return await asyncio.to_thread(lambda: self.purge(now=now))
+
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
 
