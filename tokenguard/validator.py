@@ -315,18 +315,18 @@ class TokenValidator:
         digest, hit = self._lookup(token)
         if hit is not None and (self._revocation is None or self._known_unrevoked(digest)):
             return hit
-        return run_sync(self._flow(token, hit))
+        return run_sync(self._flow(token, digest, hit))
 
     async def avalidate(self, token: str) -> Principal:
         """Async `validate`: key fetches, introspection and store checks never block."""
         digest, hit = self._lookup(token)
         if hit is not None and (self._revocation is None or self._known_unrevoked(digest)):
             return hit
-        return await run_async(self._flow(token, hit))
+        return await run_async(self._flow(token, digest, hit))
 
     def flow(self, token: str) -> Flow[Principal]:
         """The validation as an effect generator, for adapters composing larger flows."""
-        return self._flow(token, self._cached(token))
+        return self._flow(token, *self._lookup(token))
 
     def clear_cache(self) -> None:
         """Forget every validated token (after a key was withdrawn, for instance)."""
@@ -361,9 +361,6 @@ class TokenValidator:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _cached(self, token: str) -> Principal | None:
-        return self._lookup(token)[1]
-
     def _lookup(self, token: str) -> tuple[bytes | None, Principal | None]:
         """The token's digest (when there is a cache) and its cached principal."""
         if type(token) is not str:
@@ -390,21 +387,24 @@ class TokenValidator:
         until = remembered.get(digest)
         return until is not None and self._clock() < until
 
-    def _remember(self, token: str, principal: Principal, now: float, policy: IssuerPolicy) -> None:
+    def _remember(
+        self, digest: bytes | None, principal: Principal, now: float, policy: IssuerPolicy
+    ) -> None:
         exp = principal.expires_at
         if exp is not None and policy.max_age is not None:
             # Nor its maximum age: the full check must run again once that has passed.
             exp = min(exp, float(principal.claims["iat"]) + policy.max_age)
         # An entry never outlives the token's exp, whatever the leeway.
-        if self._cache is not None and exp is not None and exp > now:
+        if self._cache is not None and digest is not None and exp is not None and exp > now:
             with self._cache_lock:
-                self._cache[_digest(token)] = (principal, exp)
+                self._cache[digest] = (principal, exp)
 
-    def _flow(self, token: str, hit: Principal | None) -> Flow[Principal]:
+    def _flow(self, token: str, digest: bytes | None, hit: Principal | None) -> Flow[Principal]:
+        """``digest`` and ``hit`` come from `_lookup`: the token is hashed once."""
         if hit is not None:
             principal = hit
         elif _jose.is_compact_jws(token):
-            principal = yield from self._jwt_flow(token)
+            principal = yield from self._jwt_flow(token, digest)
         elif self._opaque is not None and _jose.is_opaque_shape(token):
             principal = yield Call(self._opaque.resolve, self._opaque.aresolve, token)
         else:
@@ -414,26 +414,27 @@ class TokenValidator:
                 else "The access token is malformed."
             )
         if self._revocation is not None:
-            yield from self._revocation_flow(token, principal)
+            yield from self._revocation_flow(token, digest, principal)
         return principal
 
-    def _revocation_flow(self, token: str, principal: Principal) -> Flow[None]:
+    def _revocation_flow(
+        self, token: str, digest: bytes | None, principal: Principal
+    ) -> Flow[None]:
         remembered = self._not_revoked
-        if remembered is not None:
-            key = _digest(token)
-            until = remembered.get(key)
-            if until is not None and self._clock() < until:
-                return
+        if remembered is not None and digest is None:
+            digest = _digest(token)  # the validated-token cache is off: hash here
+        if self._known_unrevoked(digest):
+            return
         checker = self._revocation
         if checker is None:  # pragma: no cover - callers check
             return
         if (yield Call(checker.is_revoked, checker.ais_revoked, principal)):
             raise RevokedTokenError()
-        if remembered is not None:
+        if remembered is not None and digest is not None:
             with self._cache_lock:
-                remembered[key] = self._clock() + self._revocation_ttl
+                remembered[digest] = self._clock() + self._revocation_ttl
 
-    def _jwt_flow(self, token: str) -> Flow[Principal]:
+    def _jwt_flow(self, token: str, digest: bytes | None) -> Flow[Principal]:
         header_seg, payload_seg, signature_seg = token.split(".")
         header = _jose.json_object(_jose.b64url_decode(header_seg), "header")
         alg = header.get("alg")
@@ -461,7 +462,7 @@ class TokenValidator:
         now = self._clock()
         policy.check_claims(claims, now)
         principal = Principal(claims.get("sub") or "", claims, kind="jwt")
-        self._remember(token, principal, now, policy)
+        self._remember(digest, principal, now, policy)
         return principal
 
     def _policy_for(self, claims: dict[str, Any]) -> IssuerPolicy:
