@@ -162,11 +162,7 @@ class TokenGuardMiddleware:
                 return None  # cookies bring CSRF rules and refresh: the flow decides
         if value is None:
             return None
-        authenticator = self.authenticator
-        public = authenticator.public
-        if public and any(scope["path"].startswith(p) for p in public):
-            return None
-        return authenticator.memoized(value)
+        return self.authenticator.memoized(value, scope["path"])
 
     def _guard_response(self, error: TokenError, scope: Scope) -> ErrorResponse:
         auth = scope[ASGI_SCOPE_KEY]

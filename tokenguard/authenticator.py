@@ -146,7 +146,7 @@ class Authenticator:
             result = yield from self._authenticate(request, cookies)
             if isinstance(result, AuthResult):
                 if self.listeners:
-                    self._emit(self._event(result, request.path))
+                    emit(self.listeners, self._event(result, request.path))
                 elif self._memo is not None and not cookies:
                     self._memoize(request, result)
             return result
@@ -154,7 +154,7 @@ class Authenticator:
             logger.debug("rejected %s: %s", type(error).__name__, error.description)
             if self.listeners:
                 try:
-                    self._emit(AuthEvent("rejected", request.path, error=error))
+                    emit(self.listeners, AuthEvent("rejected", request.path, error=error))
                 except TokenError as hook_error:
                     error = hook_error
             extra: list[tuple[str, str]] = []
@@ -179,12 +179,12 @@ class Authenticator:
         """True when adapters may ask `memoized` before running the flow."""
         return self._memo is not None
 
-    def memoized(self, authorization: bytes) -> AuthResult | None:
+    def memoized(self, authorization: bytes, path: str) -> AuthResult | None:
         """The decision already made for exactly this ``Authorization`` value, while the
         validator's cache still vouches for the token; for requests without cookies only
-        (the adapters check), and never for public paths."""
+        (the adapters check), and never for public paths (never looked at)."""
         memo = self._memo
-        if memo is None:
+        if memo is None or (self.public and _matches(path, self.public)):
             return None
         try:
             result, until, generation = memo[_sha256(authorization).digest()]
@@ -203,7 +203,7 @@ class Authenticator:
         until = self.validator.cached_until(token) if token else None
         if header is None or until is None or self._memo is None:
             return
-        key = hashlib.sha256(header.encode("latin-1")).digest()
+        key = _sha256(header.encode("latin-1")).digest()
         with self._memo_lock:
             self._memo[key] = (result, until, self.validator.generation)
 
@@ -249,7 +249,7 @@ class Authenticator:
 
     def _due(self, principal: Principal) -> bool:
         expires = principal.expires_at
-        return bool(self.refresh_ahead and expires is not None) and (
+        return bool(self.refresh_ahead) and (
             expires is not None and expires - self._clock() <= self.refresh_ahead
         )
 
@@ -290,9 +290,6 @@ class Authenticator:
         return AuthResult(principal, location, refreshed=True, response_headers=tuple(headers))
 
     # -- helpers ---------------------------------------------------------------------
-
-    def _emit(self, event: AuthEvent) -> None:
-        emit(self.listeners, event)
 
     def error_response(
         self,

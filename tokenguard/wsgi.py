@@ -150,10 +150,8 @@ class TokenGuardMiddleware:
         value = environ.get("HTTP_AUTHORIZATION")
         if value is None or "HTTP_COOKIE" in environ:
             return None  # cookies bring CSRF rules and refresh: the flow decides
-        public = self.authenticator.public
-        if public and any(environ.get("PATH_INFO", "").startswith(p) for p in public):
-            return None
-        return self.authenticator.memoized(value.encode("latin-1"))
+        path = environ.get("PATH_INFO", "/") or "/"
+        return self.authenticator.memoized(value.encode("latin-1"), path)
 
 
 def _discard(data: bytes) -> None:
