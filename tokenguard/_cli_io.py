@@ -72,34 +72,27 @@ def write_private_file(path: str, text: str, *, force: bool) -> None:
     """
     data = text.encode("utf-8")
     target = Path(path)
-    if not force:
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise CommandError(
-                f"{path!r} exists already; pass --force to overwrite it.", EXIT_FAILED
-            ) from None
-        except OSError as exc:
-            raise CommandError(f"cannot write {path!r}: {exc.strerror}.", EXIT_FAILED) from None
-        try:
-            _restrict(fd)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        except OSError as exc:
-            target.unlink(missing_ok=True)
-            raise CommandError(f"cannot write {path!r}: {exc.strerror}.", EXIT_FAILED) from None
-        return
     try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        if force:
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            written = Path(temp)
+        else:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            written = target
+    except FileExistsError:
+        raise CommandError(
+            f"{path!r} exists already; pass --force to overwrite it.", EXIT_FAILED
+        ) from None
     except OSError as exc:
         raise CommandError(f"cannot write {path!r}: {exc.strerror}.", EXIT_FAILED) from None
     try:
         _restrict(fd)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(temp, target)
+        if force:
+            os.replace(written, target)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
+        written.unlink(missing_ok=True)
         raise CommandError(f"cannot write {path!r}: {exc.strerror}.", EXIT_FAILED) from None
 
 
