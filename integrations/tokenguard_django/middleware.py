@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -26,8 +27,7 @@ from tokenguard import (
 )
 from tokenguard.responses import extra_headers
 from tokenguard.settings import authenticator_from_mapping
-
-_SPECIAL = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+from tokenguard.wsgi import request_view
 
 
 @functools.cache
@@ -49,19 +49,9 @@ def get_authenticator() -> Authenticator:
 
 
 def _view(request: HttpRequest) -> RequestView:
-    headers: dict[str, list[str]] = {}
-    for key, value in request.META.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = [value]
-        elif key in _SPECIAL:
-            headers[_SPECIAL[key]] = [value]
-    return RequestView(
-        method=(request.method or "GET").upper(),
-        path=request.path_info,
-        headers=headers,
-        query_string=request.META.get("QUERY_STRING", ""),
-        scheme=request.scheme or "http",
-    )
+    # META holds WSGI-style HTTP_* keys under ASGI too; Django knows path and scheme best.
+    view = request_view(request.META)
+    return replace(view, path=request.path_info, scheme=request.scheme or "http")
 
 
 def _apply(
