@@ -84,6 +84,15 @@ class TokenPair:
         return f"TokenPair(expires_in={self.expires_in}, tokens=<redacted>)"
 
 
+def _extra_claims(claims: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The caller's extra claims, refused when one would override a reserved claim."""
+    extra = dict(claims or {})
+    clash = RESERVED_CLAIMS & extra.keys()
+    if clash:
+        raise ConfigError(f"Extra claims may not set {sorted(clash)}.")
+    return extra
+
+
 def _successor_cipher(refresh_token: str) -> AESGCM:
     # A key only the holder of the raw refresh token can derive; the store holds the
     # token's SHA-256, from which this key cannot be computed.
@@ -189,10 +198,7 @@ class TokenIssuer:
         Raises:
             ConfigError: an extra claim would override a reserved one.
         """
-        extra = dict(claims or {})
-        clash = RESERVED_CLAIMS & extra.keys()
-        if clash:
-            raise ConfigError(f"Extra claims may not set {sorted(clash)}.")
+        extra = _extra_claims(claims)
         return self._access_token(subject, scopes, extra, fresh, auth_time, ttl, None)
 
     def _access_token(
@@ -276,10 +282,7 @@ class TokenIssuer:
         self, subject: str, scopes: Iterable[str], claims: Mapping[str, Any] | None
     ) -> Flow[TokenPair]:
         now = self._clock()
-        extra = dict(claims or {})
-        clash = RESERVED_CLAIMS & extra.keys()
-        if clash:
-            raise ConfigError(f"Extra claims may not set {sorted(clash)}.")
+        extra = _extra_claims(claims)
         pair, record = self._mint_pair(
             subject,
             tuple(sorted(set(scopes))),
@@ -343,10 +346,7 @@ class TokenIssuer:
     def _issue_opaque_flow(
         self, subject: str, scopes: Iterable[str], claims: Mapping[str, Any] | None, ttl: int
     ) -> Flow[str]:
-        extra = dict(claims or {})
-        clash = RESERVED_CLAIMS & extra.keys()
-        if clash:
-            raise ConfigError(f"Extra claims may not set {sorted(clash)}.")
+        extra = _extra_claims(claims)
         now = self._clock()
         token = secrets.token_urlsafe(32)
         record = TokenRecord(
