@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import tokenguard
 from tests.conftest import ACCESS_TTL, REFRESH_TTL, FrozenClock, Login, short_lived_issuer
 from tokenguard import Authenticator, CookiePolicy, Principal, TokenIssuer, TokenPair
 
@@ -30,6 +31,14 @@ MISSING_DESCRIPTION = "Authentication is required."
 #: ``WWW-Authenticate`` of a request without credentials (RFC 6750 section 3.1: no code).
 MISSING_CHALLENGE = f'Bearer realm="{REALM}"'
 MISSING_BODY = {"error": "unauthorized", "error_description": MISSING_DESCRIPTION}
+
+
+def who() -> dict[str, Any]:
+    """What a handler sees of the current request: subject and scopes (None anonymous)."""
+    principal = tokenguard.current_principal()
+    if principal is None:
+        return {"sub": None}
+    return {"sub": principal.subject, "scopes": sorted(principal.scopes)}
 
 
 def scope_challenge(*scopes: str) -> str:

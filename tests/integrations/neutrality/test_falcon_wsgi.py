@@ -26,32 +26,26 @@ from tests.integrations.conftest import (
     assert_refreshed,
     scope_body,
     scope_challenge,
+    who,
 )
 from tokenguard.wsgi import TokenGuardMiddleware
 
 
-def _who() -> dict[str, Any]:
-    principal = tokenguard.current_principal()
-    if principal is None:
-        return {"sub": None}
-    return {"sub": principal.subject, "scopes": sorted(principal.scopes)}
-
-
 class Who:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = _who()
+        resp.media = who()
 
 
 class Cart:
     @tokenguard.require_scopes("cart:read")
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = _who()
+        resp.media = who()
 
 
 class Me:
     @tokenguard.require_auth
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = _who()
+        resp.media = who()
 
 
 class Recorder:

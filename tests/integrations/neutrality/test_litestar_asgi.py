@@ -25,48 +25,42 @@ from tests.integrations.conftest import (
     assert_refreshed,
     scope_body,
     scope_challenge,
+    who,
 )
 from tokenguard.asgi import TokenGuardMiddleware
 
 
-def _who() -> dict[str, Any]:
-    principal = tokenguard.current_principal()
-    if principal is None:
-        return {"sub": None}
-    return {"sub": principal.subject, "scopes": sorted(principal.scopes)}
-
-
 @get("/open")
 async def open_page() -> dict[str, Any]:
-    return _who()
+    return who()
 
 
 @get("/open/sync", sync_to_thread=True)
 def open_page_sync() -> dict[str, Any]:
-    return _who()
+    return who()
 
 
 @get("/api/me")
 async def me() -> dict[str, Any]:
-    return _who()
+    return who()
 
 
 @get("/api/cart")
 @tokenguard.require_scopes("cart:read")
 async def cart() -> dict[str, Any]:
-    return _who()
+    return who()
 
 
 @get("/api/sync/cart", sync_to_thread=True)
 @tokenguard.require_scopes("cart:read")
 def cart_sync() -> dict[str, Any]:
-    return _who()
+    return who()
 
 
 @get("/me")
 @tokenguard.require_auth
 async def guarded_me() -> dict[str, Any]:
-    return _who()
+    return who()
 
 
 @pytest.fixture
